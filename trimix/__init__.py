@@ -1,0 +1,29 @@
+"""TriMix teaching kit: Barlow Twins + virtual embeddings + self-consistency (Bdair et al.).
+
+The public API below is what notebooks, exercises and courses import; names stay stable.
+"""
+from trimix.config import Config, default_config, paper_config, quick_config, quick_requested
+from trimix.losses import (
+    barlow_twins_loss,
+    cross_correlation,
+    invariance_term,
+    off_diagonal,
+    redundancy_term,
+    self_consistency_loss,
+    trimix_loss,
+    virtual_embedding_loss,
+)
+from trimix.methods import METHODS, BarlowTwins, TriMix, build_method
+from trimix.mixing import (
+    flip,
+    ground_truth_matrix,
+    mix_batch,
+    mixed_embeddings,
+    predicted_matrix,
+    sample_lambda,
+    similarity_matrix,
+)
+from trimix.models import SSLNet, projector, resnet18_backbone
+from trimix.standardize import batch_standardize, feature_standardize
+
+__version__ = "0.1.0"
