@@ -2,7 +2,15 @@
 
 The public API below is what notebooks, exercises and courses import; names stay stable.
 """
-from trimix.config import Config, default_config, paper_config, quick_config, quick_requested
+from trimix.config import (
+    Config,
+    auto_config,
+    default_config,
+    describe_environment,
+    paper_config,
+    quick_config,
+    quick_requested,
+)
 from trimix.losses import (
     barlow_twins_loss,
     cross_correlation,

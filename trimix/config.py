@@ -91,3 +91,35 @@ def default_config(quick: bool | None = None, **changes) -> Config:
     """Quick mode when ``quick`` is True, or when it is None and ``TRIMIX_QUICK=1`` is set; else the paper's."""
     quick = quick_requested() if quick is None else quick
     return quick_config(**changes) if quick else paper_config(**changes)
+
+
+def auto_config(**changes) -> Config:
+    """What notebooks use: quick mode when ``TRIMIX_QUICK=1`` is set or no GPU is present, else the paper's."""
+    import torch
+
+    quick = quick_requested() or not torch.cuda.is_available()
+    return default_config(quick=quick, **changes)
+
+
+def describe_environment(config: Config | None = None) -> str:
+    """A few lines for the top of a notebook: versions, GPU or not (and how to turn one on), the mode."""
+    import torch
+
+    config = auto_config() if config is None else config
+    lines = [f"torch {torch.__version__}"]
+    if torch.cuda.is_available():
+        lines.append(f"GPU: {torch.cuda.get_device_name(0)}")
+    else:
+        lines.append(
+            "GPU: none. In Colab: Runtime > Change runtime type > T4 GPU, then run the notebook again. "
+            "Everything still runs on the CPU in quick mode."
+        )
+    if config.quick:
+        why = "TRIMIX_QUICK=1 is set" if quick_requested() else "no GPU was found"
+        lines.append(
+            f"Mode: QUICK ({why}): built-in '{config.dataset}' dataset, ResNet-18 of width {config.width}, "
+            f"{config.epochs} epochs. Numbers are illustrations, not the paper's."
+        )
+    else:
+        lines.append(f"Mode: FULL (paper configuration): {config.dataset}, batch {config.batch_size}, {config.epochs} epochs.")
+    return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""TriMix and Barlow Twins as trainable methods: gradients reach everything, a few steps lower the loss."""
+import pytest
+import torch
+
+from trimix import BarlowTwins, SSLNet, TriMix, build_method
+from trimix.losses import barlow_twins_loss, self_consistency_loss, virtual_embedding_loss
+from trimix.mixing import mix_batch
+
+
+def small_net(seed=0):
+    torch.manual_seed(seed)
+    return SSLNet(32, width=4, proj_hidden=32, proj_dim=32)
+
+
+def batch(seed=0, b=16):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, 3, 32, 32, generator=g)
+    return x, x + 0.3 * torch.randn(b, 3, 32, 32, generator=g)
+
+
+@pytest.mark.parametrize("term", ["bt", "vrt", "con"])
+def test_gradients_reach_every_parameter_through_each_term(term):
+    net = small_net()
+    x1, x2 = batch()
+    _, parts = TriMix(net).loss(x1, x2, lam=0.3)
+    parts[term].backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name} through {term}"
+
+
+def test_trimix_loss_is_eq11_of_its_three_forward_passes():
+    net = small_net()
+    net.eval()  # fixed BN statistics, so separate forward passes give the same numbers
+    x1, x2 = batch()
+    total, parts = TriMix(net, beta=10.0, gamma=2.0).loss(x1, x2, lam=0.4)
+    _, z1 = net(x1)
+    _, z2 = net(x2)
+    _, zv = net(mix_batch(x1, 0.4))
+    expected = barlow_twins_loss(z1, z2) + 10 * virtual_embedding_loss(z1, zv, 0.4) + 2 * self_consistency_loss(z1, zv, 0.4)
+    torch.testing.assert_close(total, expected)
+    assert parts["lam"].item() == pytest.approx(0.4)
+
+
+def test_lambda_is_drawn_from_the_methods_generator():
+    x1, x2 = batch()
+    lams = [TriMix(small_net(), generator=torch.Generator().manual_seed(3)).loss(x1, x2)[1]["lam"].item() for _ in range(2)]
+    assert lams[0] == lams[1] and 0 <= lams[0] <= 1
+
+
+@pytest.mark.parametrize("make", [lambda n: TriMix(n), lambda n: BarlowTwins(n), lambda n: TriMix(n, vrt_on="y", con_on="y")])
+def test_a_few_adam_steps_lower_the_loss(make):
+    method = make(small_net())
+    opt = torch.optim.Adam(method.parameters(), lr=1e-3)
+    x1, x2 = batch(b=32)
+    losses = []
+    for _ in range(8):
+        total, _ = method.loss(x1, x2, lam=0.3) if isinstance(method, TriMix) else method.loss(x1, x2)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        losses.append(total.item())
+    assert losses[-1] < losses[0], losses
+
+
+def test_build_method_and_bad_options():
+    assert isinstance(build_method("Barlow-Twins", small_net()), BarlowTwins)
+    with pytest.raises(ValueError, match="known methods"):
+        build_method("moco", small_net())
+    with pytest.raises(ValueError, match="vrt_on"):
+        TriMix(small_net(), vrt_on="x")
+    with pytest.raises(ValueError, match="tau"):
+        TriMix(small_net(), tau=0)
