@@ -208,6 +208,16 @@ def test_constant_columns_give_finite_losses_and_gradients():
     assert all(torch.isfinite(z.grad).all() for z in (z1, z2, z_vrt))
 
 
+def test_losses_stay_float32_under_autocast():
+    z1, z2, z_vrt = embeddings(0, 8, d=32)
+    plain, plain_parts = trimix_loss(z1, z2, z_vrt, 0.5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        total, parts = trimix_loss(z1, z2, z_vrt, 0.5)
+        m = predicted_matrix(z1, z_vrt)
+    assert total.dtype == torch.float32 and m.dtype == torch.float32
+    torch.testing.assert_close(total, plain)  # bf16 matmuls would be off by ~1e-2 here
+
+
 def test_losses_compute_in_float32_for_half_inputs():
     z1, z2, z_vrt = (z.to(torch.bfloat16) for z in embeddings(0, 8))
     total, _ = trimix_loss(z1, z2, z_vrt, 0.5)

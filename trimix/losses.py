@@ -13,10 +13,12 @@ from trimix.standardize import (
     batch_standardize,
     check_embeddings,
     check_same_shape,
+    full_precision,
     virtual_standardize,
 )
 
 
+@full_precision
 def cross_correlation(z1: Tensor, z2: Tensor) -> Tensor:
     """Paper eq 4 as Algorithm 1 computes it: ``C = s(z1).T @ s(z2) / B``.
 
@@ -79,6 +81,7 @@ def virtual_embedding_loss(
     return (m - gt).abs().mean()
 
 
+@full_precision
 def self_consistency_loss(z: Tensor, z_vrt: Tensor, lam: float, *, feature_norm: bool = True) -> Tensor:
     """Paper eq 10: ``L_con = mean |Z~ - v|`` over all B*D entries.
 

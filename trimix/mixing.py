@@ -11,6 +11,7 @@ from trimix.standardize import (
     batch_standardize,
     check_embeddings,
     check_same_shape,
+    full_precision,
     virtual_standardize,
 )
 
@@ -85,6 +86,7 @@ def ground_truth_matrix(batch_size: int, lam: float) -> Tensor:
     return lam * eye + (1.0 - lam) * torch.rot90(eye, 1, dims=(0, 1))
 
 
+@full_precision
 def similarity_matrix(z: Tensor, z_vrt: Tensor, feature_norm: bool = True) -> Tensor:
     """Paper eq 6 as Algorithm 1 computes it (lines 12, 29-31): ``s(z) @ v.T / D``.
 

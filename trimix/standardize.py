@@ -6,10 +6,29 @@ pass: ``(z - mean) / sqrt(var + eps)`` is 0 there, and its gradient is finite.
 """
 from __future__ import annotations
 
+import functools
+from typing import Callable, TypeVar
+
 import torch
 from torch import Tensor
 
 EPS = 1e-6
+F = TypeVar("F", bound=Callable)
+
+
+def full_precision(fn: F) -> F:
+    """Run ``fn`` with autocast off, so its matmuls stay float32 inside a bf16/fp16 training step.
+
+    (Autocast would otherwise cast a matmul's inputs back to half precision, whatever their dtype.)
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+        with torch.autocast(device_type=device, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def check_embeddings(z: Tensor, name: str = "z") -> None:
