@@ -60,6 +60,7 @@ class TriMix(nn.Module):
         self.alpha, self.beta, self.gamma, self.tau = alpha, beta, gamma, check_tau(tau)
         self.feature_norm, self.vrt_on, self.con_on = feature_norm, vrt_on, con_on
         self.generator = generator  # CPU generator for lam: seeded runs repeat, no GPU sync
+        self.last_lambda: float | None = None
 
     def loss(self, x1: Tensor, x2: Tensor, lam: float | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         lam = sample_lambda(self.generator) if lam is None else lam
@@ -77,7 +78,7 @@ class TriMix(nn.Module):
             con = self_consistency_loss(*pick[self.con_on], lam, feature_norm=self.feature_norm)
             parts = {"bt": bt, "vrt": vrt, "con": con}
             total = bt + self.beta * vrt + self.gamma * con
-        parts["lam"] = torch.tensor(lam)
+        self.last_lambda = lam  # a float, for plots; kept out of parts so the step stays on the device
         return total, parts
 
 
