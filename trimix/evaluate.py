@@ -1,0 +1,320 @@
+"""Evaluation protocols of the paper (section IV-B, Tables I-V): kNN, linear probe, fine-tuning, transfer.
+
+All of them start from backbone features y (the 512-d ResNet-18 output), never from the projector.
+The paper gives one recipe for every supervised stage: lr 1e-3, weight decay 1e-6, momentum 0.9,
+batch 256, 100 epochs. "Momentum 0.9" reads as SGD with momentum, so that is the default optimiser;
+``optimizer="adam"`` (beta1 = momentum) is there for comparison. No learning-rate schedule is given,
+so the rate stays constant. Everything runs on the device of its inputs (or ``device=``), and loops
+add up correct counts and losses on that device, reading them back once at the end.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from trimix.augment import prepare
+
+if TYPE_CHECKING:
+    from trimix.data import ImageData
+
+
+def _resolve(model: nn.Module, device: str | torch.device | None) -> tuple[nn.Module, torch.device]:
+    """The backbone of an SSLNet (or the module itself) and the device to run on (default: the model's)."""
+    net = model.backbone if hasattr(model, "backbone") else model
+    if device is None:
+        param = next(net.parameters(), None)
+        return net, param.device if param is not None else torch.device("cpu")
+    return net, torch.device(device)
+
+
+def _resize(x: Tensor, image_size: int | None) -> Tensor:
+    """uint8 (B, 3, H, W) -> uint8 (B, 3, S, S), S = image_size (None or S = H = W: unchanged)."""
+    if image_size is None or tuple(x.shape[-2:]) == (image_size, image_size):
+        return x
+    # antialiased bilinear, as an image library resizes; back to uint8 so that prepare() sees the same
+    # kind of input as for native-size images
+    x = F.interpolate(x.float(), size=(image_size, image_size), mode="bilinear", align_corners=False,
+                      antialias=True)
+    return x.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _inputs(images: Tensor, device: torch.device, image_size: int | None) -> Tensor:
+    """uint8 (B, 3, H, W) on the host -> normalised float (B, 3, S, S) on ``device``, S = image_size or H."""
+    return prepare(_resize(images.to(device, non_blocking=True), image_size))
+
+
+def _check_labels(labels: Tensor, name: str) -> None:
+    """Refuse unlabelled samples (label -1, e.g. STL-10's unlabelled split): they have no class to score."""
+    if len(labels) and int(labels.min()) < 0:
+        raise ValueError(f"{name} contains negative labels (-1 = unlabelled); keep only labelled samples")
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, data: ImageData, batch_size: int = 512,
+                     device: str | torch.device | None = None, image_size: int | None = None,
+                     progress: bool = False) -> tuple[Tensor, Tensor]:
+    """Frozen backbone features of a whole dataset, the input of every protocol in section IV-B.
+
+    Args:
+        model: a backbone, or an SSLNet (its ``.backbone`` is used). Run in eval mode (BatchNorm uses
+            its running statistics); its previous mode is restored afterwards. ``device`` moves it.
+        data: anything with ``.images`` uint8 (N, 3, H, W) and ``.labels`` (N,), e.g. ``ImageData``.
+        image_size: resize images to this side first (transfer, Table V); None keeps them as they are.
+    Returns:
+        (features float32 (N, F) on the CPU, labels int64 (N,)).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    net, device = _resolve(model, device)
+    net.to(device)  # a no-op unless ``device`` names another one
+    was_training = net.training
+    net.eval()
+    try:
+        feats = [net(_inputs(data.images[i:i + batch_size], device, image_size)).float()
+                 for i in tqdm(range(0, len(data.images), batch_size), disable=not progress, desc="features")]
+    finally:
+        net.train(was_training)
+    return torch.cat(feats).cpu(), data.labels.clone()  # one device -> host copy
+
+
+def knn_predict(train_features: Tensor, train_labels: Tensor, test_features: Tensor, num_classes: int,
+                k: int = 200, temperature: float = 0.1, chunk_size: int = 1024) -> Tensor:
+    """Weighted kNN classifier (InstDisc, Wu et al. 2018; solo-learn), used for the kNN columns of Tables I, III.
+
+    Each test sample takes its k most cosine-similar training samples; neighbour j votes for its label
+    with weight exp(s_j / T). The class with the largest summed weight wins. k = 200, T = 0.1 are the
+    usual values (the paper does not state them). Test samples go ``chunk_size`` at a time, so only a
+    (chunk_size, N_train) similarity matrix ever exists. k larger than N_train is clipped to N_train.
+
+    Shapes: train_features (N, F), train_labels (N,), test_features (M, F) -> predictions (M,) int64,
+    on the device of ``train_features``.
+    """
+    if k < 1 or temperature <= 0 or chunk_size < 1:
+        raise ValueError(f"need k >= 1, temperature > 0, chunk_size >= 1; got {k}, {temperature}, {chunk_size}")
+    _check_labels(train_labels, "train_labels")
+    device = train_features.device
+    train = F.normalize(train_features.float(), dim=1)
+    labels = train_labels.to(device)
+    k = min(k, len(train))
+    preds = []
+    for i in range(0, len(test_features), chunk_size):
+        test = F.normalize(test_features[i:i + chunk_size].to(device).float(), dim=1)
+        sim, idx = (test @ train.T).topk(k, dim=1)                 # (B, k) cosine similarities
+        votes = torch.zeros(len(test), num_classes, device=device)
+        votes.scatter_add_(1, labels[idx], (sim / temperature).exp())  # (B, C) weighted votes
+        preds.append(votes.argmax(1))
+    return torch.cat(preds)
+
+
+def knn_accuracy(train_features: Tensor, train_labels: Tensor, test_features: Tensor, test_labels: Tensor,
+                 k: int = 200, temperature: float = 0.1, num_classes: int | None = None,
+                 chunk_size: int = 1024) -> float:
+    """Top-1 accuracy (%) of ``knn_predict`` (Tables I, III). num_classes defaults to max label + 1."""
+    if num_classes is None:
+        num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    pred = knn_predict(train_features, train_labels, test_features, num_classes, k, temperature, chunk_size)
+    return 100.0 * (pred.cpu() == test_labels.cpu()).float().mean().item()
+
+
+def _seeded_linear(in_dim: int, out_dim: int, seed: int) -> nn.Linear:
+    """nn.Linear with PyTorch's default init drawn from ``seed``, leaving the global RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Linear(in_dim, out_dim)
+
+
+def _optimizer(name: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {name!r}")
+
+
+def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Tensor, test_labels: Tensor,
+                 epochs: int = 100, lr: float = 1e-3, weight_decay: float = 1e-6, momentum: float = 0.9,
+                 batch_size: int = 256, seed: int = 0, device: str | torch.device | None = None,
+                 optimizer: str = "sgd", standardize: bool = True, num_classes: int | None = None,
+                 progress: bool = False) -> dict:
+    """Linear evaluation on frozen, precomputed features (section IV-B, Tables I, III, VI, VII).
+
+    "A fully-connected layer followed by a softmax layer": one nn.Linear trained with cross-entropy,
+    with the paper's hyper-parameters (see the module docstring). With ``standardize`` (default) the
+    features are first scaled to zero mean and unit variance per dimension, using training-set
+    statistics. That is still a linear classifier of the raw features (the returned ``classifier``
+    has it folded in), but it makes SGD at lr 1e-3 converge in 100 epochs whatever the scale of the
+    backbone's outputs; MAE and MoCo v3 do the same with a BatchNorm without affine before the head.
+
+    Shapes: train_features (N, F), train_labels (N,), test_features (M, F), test_labels (M,).
+    Returns: {"accuracy": test top-1 %, "train_accuracy": %, "losses": mean loss per epoch,
+    "test_predictions": (M,) CPU, "classifier": nn.Linear on raw features, "optimizer", "standardize"}.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    _check_labels(train_labels, "train_labels")
+    _check_labels(test_labels, "test_labels")
+    device = torch.device(device) if device is not None else train_features.device
+    x_train, y_train = train_features.to(device).float(), train_labels.to(device)
+    x_test, y_test = test_features.to(device).float(), test_labels.to(device)
+    if num_classes is None:
+        num_classes = int(max(y_train.max(), y_test.max())) + 1
+    mean, std = torch.zeros(x_train.shape[1], device=device), torch.ones(x_train.shape[1], device=device)
+    if standardize:
+        mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)  # clamp: constant (dead) dimensions
+    z_train, z_test = (x_train - mean) / std, (x_test - mean) / std
+    head = _seeded_linear(x_train.shape[1], num_classes, seed).to(device)
+    opt = _optimizer(optimizer, head.parameters(), lr, momentum, weight_decay)
+    gen = torch.Generator().manual_seed(seed)  # CPU generator: same shuffles on every device
+    n, losses = len(z_train), []
+    for _ in tqdm(range(epochs), disable=not progress, desc="linear probe"):
+        perm, total = torch.randperm(n, generator=gen).to(device), torch.zeros((), device=device)
+        for i in range(0, n, batch_size):
+            b = perm[i:i + batch_size]
+            loss = F.cross_entropy(head(z_train[b]), y_train[b])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * len(b)
+        losses.append(total / n)
+    with torch.no_grad():
+        pred_test, pred_train = head(z_test).argmax(1), head(z_train).argmax(1)
+        classifier = nn.Linear(x_train.shape[1], num_classes).to(device)  # standardisation folded in
+        classifier.weight.copy_(head.weight / std)
+        classifier.bias.copy_(head.bias - classifier.weight @ mean)
+    return {"accuracy": 100.0 * (pred_test == y_test).float().mean().item(),
+            "train_accuracy": 100.0 * (pred_train == y_train).float().mean().item(),
+            "losses": torch.stack(losses).tolist(), "test_predictions": pred_test.cpu(),
+            "classifier": classifier, "optimizer": optimizer, "standardize": standardize}
+
+
+def balanced_subset(labels: Tensor, fraction: float, seed: int = 0) -> Tensor:
+    """Indices of a class-balanced labelled subset, for the 1% / 10% / 100% splits of Tables II, IV.
+
+    Each class keeps round(fraction * its count) samples (halves round up), at least one, drawn with
+    ``seed``. Unlabelled samples (label -1) are never picked. Returns sorted int64 indices (K,);
+    fraction 1.0 returns every labelled index.
+    """
+    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    if labels.dim() != 1:
+        raise ValueError(f"labels must be 1-D (N,), got shape {tuple(labels.shape)}")
+    labels = labels.cpu()
+    gen = torch.Generator().manual_seed(seed)
+    picked = []
+    for c in torch.unique(labels[labels >= 0]):  # sorted, so the draw order (and result) depends only on the seed
+        idx = torch.nonzero(labels == c).flatten()
+        keep = max(1, math.floor(fraction * len(idx) + 0.5))
+        picked.append(idx[torch.randperm(len(idx), generator=gen)[:keep]])
+    return torch.cat(picked).sort().values
+
+
+def _crop_flip(x: Tensor, generator: torch.Generator) -> Tensor:
+    """The standard CIFAR fine-tuning augmentation, per sample: zero-pad by H/8, random crop, random
+    horizontal flip. uint8 (B, C, H, W) -> same, on the same device, with one gather."""
+    b, c, h, w = x.shape
+    pad = max(1, h // 8)  # 4 px for 32x32, as torchvision's RandomCrop(32, padding=4)
+    x = F.pad(x, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=x.device)
+    ox = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=x.device)
+    flip = torch.rand(b, 1, generator=generator, device=x.device) < 0.5
+    ar_h, ar_w = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    rows, cols = oy + ar_h, ox + torch.where(flip, w - 1 - ar_w, ar_w)  # (B, H), (B, W); flip = reversed cols
+    batch, chan = torch.arange(b, device=x.device), torch.arange(c, device=x.device)
+    return x[batch[:, None, None, None], chan[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int, device: torch.device,
+              image_size: int | None = None) -> float:
+    """Top-1 % of ``model`` (eval mode) over images (N, 3, H, W); one host sync at the end."""
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for i in range(0, len(images), batch_size):
+        logits = model(_inputs(images[i:i + batch_size], device, image_size))
+        correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum()
+    return 100.0 * correct.item() / max(1, len(images))
+
+
+def finetune(backbone: nn.Module, train: ImageData, test: ImageData, fraction: float = 0.01,
+             epochs: int = 100, lr: float = 1e-3, weight_decay: float = 1e-6, momentum: float = 0.9,
+             batch_size: int = 256, seed: int = 0, device: str | torch.device | None = None,
+             augment: bool = True, optimizer: str = "sgd", num_classes: int | None = None,
+             image_size: int | None = None, progress: bool = False) -> dict:
+    """Semi-supervised evaluation (section IV-B, Tables II and IV): fine-tune end to end on few labels.
+
+    A copy of the pretrained backbone plus a new linear head is trained with cross-entropy on a
+    class-balanced ``fraction`` of ``train`` (1%, 10% or 100% in the paper) with the paper's recipe,
+    then scored on all of ``test``. The caller's backbone is never modified (a deepcopy is trained).
+    With ``augment`` the labelled images get the usual light fine-tuning augmentation, pad-and-crop
+    plus horizontal flip (``_crop_flip``), not the strong SSL views: the paper does not name one.
+    ``image_size`` resizes train and test images first (fine-tuned transfer, see ``transfer``).
+
+    Returns: {"accuracy": test %, "train_accuracy": % on the labelled subset, "losses": per epoch,
+    "num_labelled", "fraction", "model": the fine-tuned nn.Sequential(backbone, head)}.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    _check_labels(test.labels, "test.labels")
+    source, device = _resolve(backbone, device)
+    net = copy.deepcopy(source).to(device)
+    with torch.no_grad():  # feature dimension from one forward in eval mode (no BN statistics change)
+        feature_dim = net.eval()(_inputs(train.images[:2], device, image_size)).shape[1]
+    if num_classes is None:
+        num_classes = getattr(train, "num_classes", None) or int(train.labels.max()) + 1
+    model = nn.Sequential(net, _seeded_linear(feature_dim, num_classes, seed)).to(device).train()
+    idx = balanced_subset(train.labels, fraction, seed)
+    images = _resize(train.images[idx].to(device), image_size)  # the labelled subset lives on the device
+    labels = train.labels[idx].to(device)
+    opt = _optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    aug_gen = torch.Generator(device=device).manual_seed(seed)
+    n, losses = len(idx), []
+    for _ in tqdm(range(epochs), disable=not progress, desc=f"fine-tune {fraction:.0%}"):
+        perm, total = torch.randperm(n, generator=gen).to(device), torch.zeros((), device=device)
+        for i in range(0, n, batch_size):
+            b = perm[i:i + batch_size]
+            x = _crop_flip(images[b], aug_gen) if augment else images[b]
+            loss = F.cross_entropy(model(prepare(x)), labels[b])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * len(b)
+        losses.append(total / n)
+    model.eval()
+    return {"accuracy": _accuracy(model, test.images, test.labels, batch_size, device, image_size),
+            "train_accuracy": _accuracy(model, images, labels, batch_size, device),
+            "losses": torch.stack(losses).tolist(), "num_labelled": n, "fraction": fraction, "model": model}
+
+
+def transfer(backbone: nn.Module, source_image_size: int, target_train: ImageData, target_test: ImageData,
+             epochs: int = 100, lr: float = 1e-3, weight_decay: float = 1e-6, momentum: float = 0.9,
+             batch_size: int = 256, seed: int = 0, device: str | torch.device | None = None,
+             optimizer: str = "sgd", standardize: bool = True, num_classes: int | None = None,
+             progress: bool = False) -> dict:
+    """Transfer (section IV-B, Table V): an encoder pretrained on one dataset (e.g. CIFAR-10), frozen,
+    with a linear probe trained on another (e.g. a MedMNIST set).
+
+    Target images are resized to ``source_image_size``, the size the encoder was trained on, so that
+    its stem (CIFAR or ImageNet style) sees what it expects. The paper's text also speaks of
+    fine-tuning here; this follows its first sentence ("linear classifiers on top of fixed
+    representations"). The fine-tuned variant is ``finetune(backbone, target_train, target_test,
+    fraction=1.0, image_size=source_image_size)``. ``device`` moves the backbone (``extract_features``).
+    Returns ``linear_probe``'s dict plus "image_size".
+    """
+    if source_image_size < 1:
+        raise ValueError(f"source_image_size must be a positive number of pixels, got {source_image_size}")
+    train_x, train_y = extract_features(backbone, target_train, device=device, image_size=source_image_size,
+                                        progress=progress)
+    test_x, test_y = extract_features(backbone, target_test, device=device, image_size=source_image_size,
+                                      progress=progress)
+    if num_classes is None:
+        num_classes = getattr(target_train, "num_classes", None)
+    result = linear_probe(train_x, train_y, test_x, test_y, epochs, lr, weight_decay, momentum, batch_size,
+                          seed, device or _resolve(backbone, None)[1], optimizer, standardize,
+                          num_classes, progress)
+    return {**result, "image_size": source_image_size}
