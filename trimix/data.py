@@ -1,0 +1,365 @@
+"""Datasets: the paper's eight by name, any ImageFolder tree, and a built-in offline one.
+
+Every loader returns an ``ImageData``: a whole split held in memory as uint8 (N, 3, H, W), so training
+can move it to the GPU once and augment it there (DESIGN.md section 6).
+
+    load_dataset("cifar10", "train", download=True)   # files go to data/cifar10/
+    load_dataset("folder:/my/images", "test")          # /my/images/{train,test}/<class>/<image>
+    load_dataset("shapes")                             # built-in: generated, no download
+
+Each named dataset lives in its own folder ``root/<name>`` (``data/cifar10``, ``data/pathmnist``, ...).
+"""
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The data is not on disk. The message names the folder searched and how to get the data."""
+
+
+class DatasetCorruptError(OSError):
+    """A file of the dataset exists but cannot be read (truncated download, bad image). Names the file."""
+
+
+class ImageData(Dataset):
+    """A whole split held in memory.
+
+    images: uint8 (N, 3, H, W), grayscale served as 3 channels; labels: int64 (N,), -1 = unlabelled
+    (STL-10's unlabelled split); classes: class names, index = label; name: e.g. "cifar10/train".
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, classes: Sequence[str], name: str):
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"{name}: images must be uint8 (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+        if len(images) == 0:
+            raise ValueError(f"{name}: the dataset is empty")
+        labels = torch.as_tensor(labels, dtype=torch.int64)
+        if labels.shape != (len(images),):
+            raise ValueError(f"{name}: {len(images)} images but labels of shape {tuple(labels.shape)}")
+        if labels.min() < -1 or labels.max() >= len(classes):
+            raise ValueError(f"{name}: labels must lie in [-1, {len(classes)}), got {labels.min()}..{labels.max()}")
+        self.images, self.labels, self.classes, self.name = images, labels, list(classes), name
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        return self.images[i], int(self.labels[i])
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[2]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __repr__(self) -> str:
+        _, c, h, w = self.images.shape
+        return f"ImageData({self.name!r}: {len(self)} images of {c}x{h}x{w}, {self.num_classes} classes)"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    image_size: int
+    num_classes: int
+    kind: str  # "natural" | "medical" | "builtin" | "folder"
+    splits: tuple[str, ...] = ("train", "test")
+
+
+BUILTIN = "shapes"
+_MED = ("train", "val", "test")
+DATASETS: dict[str, DatasetInfo] = {
+    d.name: d
+    for d in [
+        DatasetInfo("cifar10", 32, 10, "natural"),
+        DatasetInfo("cifar100", 32, 100, "natural"),
+        DatasetInfo("stl10", 96, 10, "natural", ("train", "test", "unlabeled", "train+unlabeled")),
+        DatasetInfo("tinyimagenet", 64, 200, "natural"),
+        DatasetInfo("pathmnist", 28, 9, "medical", _MED),
+        DatasetInfo("dermamnist", 28, 7, "medical", _MED),
+        DatasetInfo("octmnist", 28, 4, "medical", _MED),
+        DatasetInfo("bloodmnist", 28, 8, "medical", _MED),
+        DatasetInfo(BUILTIN, 32, 10, "builtin"),
+    ]
+}
+SHAPES_TRAIN, SHAPES_TEST = (5000, 0), (1000, 1)  # (images, seed) of the built-in splits
+
+
+def load_dataset(name: str, split: str = "train", root: str | Path = "data", download: bool = False) -> ImageData:
+    """Load one split of a dataset into memory.
+
+    name: a key of ``DATASETS`` or ``"folder:PATH"``. split: see ``DATASETS[name].splits`` ("train" and
+    "test" everywhere). root: each named dataset lives in ``root/<name>``. download: fetch when missing.
+    """
+    if name.startswith("folder:"):
+        if split not in ("train", "test"):
+            raise ValueError(f"a folder: dataset has no split {split!r}; valid splits: train, test")
+        return _load_folder(Path(name[len("folder:"):]).expanduser(), split, name)
+    key = name.lower()
+    if key not in DATASETS:
+        raise ValueError(
+            f"unknown dataset {name!r}; known names: {', '.join(DATASETS)}, or 'folder:PATH' for your own images "
+            "(PATH/train/<class>/<image> and PATH/test/<class>/<image>)")
+    info = DATASETS[key]
+    if split not in info.splits:
+        raise ValueError(f"{key} has no split {split!r}; valid splits: {', '.join(info.splits)}")
+    if key == BUILTIN:
+        data = make_shapes(*(SHAPES_TRAIN if split == "train" else SHAPES_TEST))
+    elif info.kind == "medical":
+        data = _load_medmnist(key, split, Path(root), download)
+    elif key == "tinyimagenet":
+        data = _load_tinyimagenet(split, Path(root), download)
+    else:
+        data = _load_torchvision(key, split, Path(root), download)
+    data.name = f"{key}/{split}"
+    return data
+
+
+def _not_found(key: str, root: Path, looked_for: Path) -> DatasetNotFoundError:
+    at = "" if root == Path("data") else f", root={str(root)!r}"
+    return DatasetNotFoundError(
+        f"{key} not found: looked for {looked_for} in {root / key}. Download it with "
+        f"load_dataset({key!r}{at}, download=True), or add the flag --download on the command line.")
+
+
+# ---- CIFAR-10/100 and STL-10: torchvision's classes ----
+
+def _load_torchvision(key: str, split: str, root: Path, download: bool) -> ImageData:
+    from torchvision.datasets import CIFAR10, CIFAR100, STL10
+    from torchvision.datasets.utils import check_integrity
+
+    cls = {"cifar10": CIFAR10, "cifar100": CIFAR100, "stl10": STL10}[key]
+    folder = root / key / cls.base_folder
+    if not download and not folder.is_dir():
+        raise _not_found(key, root, folder)
+    kwargs = {"split": split} if key == "stl10" else {"train": split == "train"}
+    try:
+        ds = cls(str(root / key), download=download, **kwargs)
+    except RuntimeError as e:  # torchvision: "Dataset not found or corrupted" after its MD5 check
+        bad = [f for f, md5 in cls.train_list + cls.test_list if not check_integrity(str(folder / f), md5)]
+        raise DatasetCorruptError(
+            f"{key}: {', '.join(str(folder / f) for f in bad) or folder} missing or corrupt (MD5 check failed). "
+            f"Delete {folder} and run load_dataset({key!r}, download=True).") from e
+    images = torch.from_numpy(ds.data)
+    if key != "stl10":  # CIFAR stores (N, H, W, 3); STL-10 already (N, 3, H, W)
+        images = images.permute(0, 3, 1, 2).contiguous()
+    labels = torch.as_tensor(np.asarray(ds.targets if key != "stl10" else ds.labels), dtype=torch.int64)
+    return ImageData(images, labels, ds.classes, key)
+
+
+# ---- MedMNIST: the medmnist package, 28 px ----
+
+def _load_medmnist(key: str, split: str, root: Path, download: bool) -> ImageData:
+    import medmnist
+
+    info, folder = medmnist.INFO[key], root / key
+    path = folder / f"{key}.npz"
+    if not download and not path.is_file():
+        raise _not_found(key, root, path)
+    folder.mkdir(parents=True, exist_ok=True)  # medmnist refuses a root that does not exist
+    try:
+        ds = getattr(medmnist, info["python_class"])(split=split, root=str(folder), download=download)
+        imgs, labels = np.asarray(ds.imgs), np.asarray(ds.labels).reshape(-1)
+        if imgs.dtype != np.uint8 or imgs.ndim not in (3, 4) or len(imgs) != len(labels) or len(imgs) == 0:
+            raise ValueError(f"unexpected arrays: images {imgs.dtype} {imgs.shape}, labels {labels.shape}")
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError) as e:
+        raise DatasetCorruptError(
+            f"cannot read {split} split of {path} ({type(e).__name__}: {e}). The file is truncated or corrupt: "
+            f"delete it and run load_dataset({key!r}, download=True).") from e
+    images = torch.from_numpy(imgs)
+    # (N, 28, 28) grayscale -> 3 equal channels; (N, 28, 28, 3) -> (N, 3, 28, 28)
+    images = images[:, None].expand(-1, 3, -1, -1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
+    classes = [info["label"][str(i)] for i in range(len(info["label"]))]
+    return ImageData(images.contiguous(), torch.from_numpy(labels.astype(np.int64)), classes, key)
+
+
+# ---- Tiny ImageNet: the official zip; its val set (labelled) is our "test" ----
+
+TINY_URL, TINY_MD5 = "http://cs231n.stanford.edu/tiny-imagenet-200.zip", "90528d7ca1a48142e341f4ef8d21d0de"
+
+
+def _load_tinyimagenet(split: str, root: Path, download: bool) -> ImageData:
+    base = root / "tinyimagenet" / "tiny-imagenet-200"
+    if not (base / "wnids.txt").is_file():
+        if not download:
+            raise _not_found("tinyimagenet", root, base / "wnids.txt")
+        from torchvision.datasets.utils import download_and_extract_archive
+
+        download_and_extract_archive(TINY_URL, str(base.parent), md5=TINY_MD5, remove_finished=True)
+    _sort_tinyimagenet_val(base)
+    wnids = sorted((base / "wnids.txt").read_text().split())
+    words = base / "words.txt"  # wnid <tab> "goldfish, Carassius auratus"
+    names = dict(line.split("\t", 1) for line in words.read_text().splitlines() if "\t" in line) if words.is_file() else {}
+    classes = [names[w].split(",")[0].strip() if w in names else w for w in wnids]
+    return _read_image_tree(base / ("train" if split == "train" else "val"), wnids, classes, "tinyimagenet")
+
+
+def _sort_tinyimagenet_val(base: Path) -> None:
+    """Move val/images/X.JPEG to val/<wnid>/images/X.JPEG (the train layout), once, via val_annotations.txt."""
+    val, flat = base / "val", base / "val" / "images"
+    if not flat.is_dir():
+        return  # already sorted
+    notes = val / "val_annotations.txt"
+    if not notes.is_file():
+        raise DatasetCorruptError(f"{notes} is missing, so the Tiny ImageNet val images cannot be labelled; "
+                                  "delete the folder and download again")
+    for line in notes.read_text().splitlines():
+        if line.strip():
+            file, wnid = line.split("\t")[:2]
+            if (flat / file).exists():  # files already moved by an interrupted earlier run are skipped
+                (val / wnid / "images").mkdir(parents=True, exist_ok=True)
+                (flat / file).rename(val / wnid / "images" / file)
+    left = sorted(p.name for p in flat.iterdir())
+    if left:
+        raise DatasetCorruptError(f"{flat}: {len(left)} file(s) not in {notes}, e.g. {left[0]}")
+    flat.rmdir()
+
+
+# ---- folder:PATH and image trees ----
+
+def _load_folder(path: Path, split: str, name: str) -> ImageData:
+    layout = "PATH/train/<class>/<image> and PATH/test/<class>/<image>"
+    if not (path / "train").is_dir() or not (path / split).is_dir():
+        raise DatasetNotFoundError(f"{name}: no folder {path / split} (and/or {path / 'train'}); expected {layout}")
+    classes = sorted(d.name for d in os.scandir(path / "train") if d.is_dir())
+    extra = sorted(set(d.name for d in os.scandir(path / split) if d.is_dir()) - set(classes))
+    if not classes or extra:
+        raise DatasetNotFoundError(f"{name}: {path / 'train'} has no class folders" if not classes else
+                                   f"{name}: class folder(s) {extra} in {path / split} are not in {path / 'train'}")
+    return _read_image_tree(path / split, classes, classes, name)
+
+
+def _read_image_tree(folder: Path, dirs: list[str], classes: list[str], name: str) -> ImageData:
+    """Decode folder/<dirs[i]>/**/<image> with label i.
+
+    Images of another size than the most common one are resized to it (bicubic, aspect ratio not kept),
+    so that they stack into one (N, 3, H, W) tensor. Each split is sized on its own.
+    """
+    from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+
+    samples = make_dataset(str(folder), {d: i for i, d in enumerate(dirs)}, IMG_EXTENSIONS, allow_empty=True)
+    if not samples:
+        raise DatasetNotFoundError(f"{name}: no images ({', '.join(IMG_EXTENSIONS)}) in the class folders of {folder}")
+    if folder.name == "train" and (empty := sorted(set(dirs) - {Path(p).relative_to(folder).parts[0] for p, _ in samples})):
+        raise DatasetNotFoundError(f"{name}: class folder(s) {empty} in {folder} hold no images")
+    paths = [p for p, _ in samples]
+    chunks = [paths[i:i + 512] for i in range(0, len(paths), 512)]
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:  # helps with larger images; PIL frees the GIL
+        arrays = [a for chunk in pool.map(lambda c: [_read_rgb(p) for p in c], chunks) for a in chunk]
+    h, w = Counter(a.shape[:2] for a in arrays).most_common(1)[0][0]
+    images = torch.empty((len(arrays), 3, h, w), dtype=torch.uint8)
+    for i, a in enumerate(arrays):
+        if a.shape[:2] != (h, w):
+            a = np.array(Image.fromarray(a).resize((w, h), Image.Resampling.BICUBIC))
+        images[i] = torch.from_numpy(a).permute(2, 0, 1)
+    return ImageData(images, torch.tensor([t for _, t in samples]), classes, name)
+
+
+def _read_rgb(path: str) -> np.ndarray:
+    """(H, W, 3) uint8; grayscale, palette and RGBA images are converted."""
+    try:
+        with Image.open(path) as im:
+            return np.array(im.convert("RGB"))  # a writable copy, for torch.from_numpy
+    except (OSError, ValueError, SyntaxError) as e:  # PIL: unreadable, truncated, bad header
+        raise DatasetCorruptError(f"cannot read image {path}: {e}. Delete or replace the file.") from e
+
+
+# ---- the built-in dataset: shapes ----
+
+def _box(u: Tensor, v: Tensor, a: float, b: float) -> Tensor:
+    return torch.maximum(u.abs() - a, v.abs() - b)
+
+
+def _star(u: Tensor, v: Tensor) -> Tensor:
+    off = (torch.remainder(torch.atan2(v, u), 2 * math.pi / 5) - math.pi / 5).abs() / (math.pi / 5)  # 0 at tips
+    return 0.6 * (torch.hypot(u, v) - 0.95 + 0.58 * off)
+
+
+def _arrow(u: Tensor, v: Tensor) -> Tensor:
+    head = torch.maximum(0.15 - u, ((u - 0.9) * 0.5 + v.abs() * 0.75) / 0.9)
+    return torch.minimum(_box(u + 0.3, v, 0.55, 0.16), head)
+
+
+# Each shape as a signed distance (< 0 inside, in shape units) of shape coordinates (u, v); |u|, |v| < ~1.
+SHAPES = {
+    "circle": lambda u, v: torch.hypot(u, v) - 0.8,
+    "square": lambda u, v: _box(u, v, 0.65, 0.65),
+    "triangle": lambda u, v: torch.maximum(-v, (v + 1.732 * u.abs()) / 2) - 0.42,  # equilateral, inradius .42
+    "plus": lambda u, v: torch.minimum(_box(u, v, 0.9, 0.22), _box(u, v, 0.22, 0.9)),
+    "ring": lambda u, v: (torch.hypot(u, v) - 0.7).abs() - 0.17,
+    "star": _star,
+    "crescent": lambda u, v: torch.maximum(torch.hypot(u, v) - 0.85, 0.65 - torch.hypot(u - 0.4, v)),
+    "bar": lambda u, v: _box(u, v, 0.95, 0.22),
+    "frame": lambda u, v: (_box(u, v, 0.65, 0.65)).abs() - 0.15,
+    "arrow": _arrow,
+}
+
+
+def make_shapes(n: int, seed: int = 0, image_size: int = 32) -> ImageData:
+    """The built-in dataset: n images, uint8 (n, 3, image_size, image_size); class = the shape drawn.
+
+    Deterministic from ``seed``; classes balanced exactly (counts differ by at most 1 when n % 10 != 0).
+    Nuisances, random per image: the shape's position, size and rotation; background colour, colour
+    gradient and stripes; shading over the whole image; the shape's colour (kept at a distance from the
+    background's mean colour, so the shape stays visible); pixel noise.
+    """
+    if n < 1 or image_size < 8:
+        raise ValueError(f"make_shapes needs n >= 1 and image_size >= 8, got n={n}, image_size={image_size}")
+    g = torch.Generator().manual_seed(seed)
+
+    def rand(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=g)
+
+    s = image_size
+    labels = (torch.arange(n) % len(SHAPES))[torch.randperm(n, generator=g)]
+    # per-image parameters; the image spans [-1, 1]^2
+    centre, scale, angle = (rand(n, 2) - 0.5) * 0.5, 0.45 + 0.35 * rand(n), 2 * math.pi * rand(n)
+    # grey levels with a faint random tint. Strongly coloured shapes are a trap: a self-supervised model
+    # then tells images apart by colour alone and never learns the shape (colour jitter cannot hide it).
+    level = rand(n, 1)
+    gap = (0.35 + 0.4 * rand(n, 1)) * torch.where(level < 0.5, 1.0, -1.0)  # shape lighter or darker
+    bg = level + 0.2 * (rand(n, 3) - 0.5)
+    fg = (level + gap + 0.2 * (rand(n, 3) - 0.5)).clamp(0, 1)
+    bg_end = bg * (0.5 + rand(n, 1))  # the far end of a brightness gradient
+    grad_dir, stripe_dir = 2 * math.pi * rand(n), 2 * math.pi * rand(n)
+    freq, phase, amp = 2 + 6 * rand(n), 2 * math.pi * rand(n), 0.1 * rand(n)  # of the stripes
+    light = (rand(n, 3) - 0.5) * 0.3, math.pi * (0.5 + rand(n, 2)), 2 * math.pi * rand(n, 2)  # soft blotches
+    noise = (0.02 + 0.05 * rand(n)).view(n, 1, 1, 1) * torch.randn(n, 3, s, s, generator=g)
+
+    x = ((torch.arange(s) + 0.5) / s * 2 - 1).view(1, 1, s)  # pixel centres; y is x.mT
+    alpha = torch.empty(n, 1, s, s)  # how much of each pixel the shape covers, in [0, 1]
+    for k, distance in enumerate(SHAPES.values()):
+        i = (labels == k).nonzero()[:, 0]
+        dx, dy = x - centre[i, 0, None, None], x.mT - centre[i, 1, None, None]
+        cos, sin, sc = angle[i, None, None].cos(), angle[i, None, None].sin(), scale[i, None, None]
+        d = distance((cos * dx + sin * dy) / sc, (cos * dy - sin * dx) / sc) * sc  # (m, s, s), image units
+        alpha[i] = (0.5 - d * s / 2).clamp(0, 1)[:, None]  # a one-pixel soft edge: anti-aliasing
+
+    def along(direction: Tensor) -> Tensor:  # (n, 1, s, s) coordinate along a per-image direction
+        return (x * direction.cos().view(n, 1, 1) + x.mT * direction.sin().view(n, 1, 1))[:, None]
+
+    ramp = along(grad_dir) * 0.5 + 0.5
+    back = bg[..., None, None] * (1 - ramp) + bg_end[..., None, None] * ramp
+    back = back + amp.view(n, 1, 1, 1) * torch.sin(freq.view(n, 1, 1, 1) * math.pi * along(stripe_dir) + phase.view(n, 1, 1, 1))
+    img = back.lerp_(fg[..., None, None].expand_as(back), alpha)  # shape over background
+    bumps = torch.sin(light[1][..., None] * x + light[2][..., None])  # (n, 2, s): shading = product of two
+    img += light[0][..., None, None] * (bumps[:, 0, None, None, :] * bumps[:, 1, None, :, None])
+    images = img.add_(noise).clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+    return ImageData(images, labels, list(SHAPES), f"{BUILTIN}/seed{seed}")
