@@ -1,0 +1,60 @@
+"""The command line, end to end in quick mode, and its errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from trimix.__main__ import main
+
+TINY = ["--quick", "--width", "4", "--proj-dim", "32", "--proj-hidden", "32", "--no-progress", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli")
+    assert main(["pretrain", *TINY, "--max-steps", "6", "--out-dir", str(out), "--knn-k", "20"]) == 0
+    return out
+
+
+def test_pretrain_writes_results_with_trained_and_random_knn(run_dir, capsys):
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["steps"] == 6 and results["config"]["dataset"] == "shapes"
+    for key in ("knn_trained", "knn_random"):
+        assert 0.0 <= results[key] <= 100.0
+    assert (run_dir / "checkpoint.pt").exists()
+
+
+def test_evaluate_writes_json(run_dir):
+    code = main(["evaluate", str(run_dir / "checkpoint.pt"), "--protocols", "knn", "linear", "--k", "10",
+                 "--linear-epochs", "2", "--random-baseline", "--device", "cpu"])
+    assert code == 0
+    results = json.loads((run_dir / "evaluation.json").read_text())
+    assert {"trained/knn", "trained/linear", "random/knn", "random/linear"} <= set(results)
+
+
+def test_help_reads_well():
+    out = subprocess.run([sys.executable, "-m", "trimix", "pretrain", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "--beta" in out.stdout and "virtual embeddings" in out.stdout and "1000" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["pretrain", *TINY, "--method", "moco"], "unknown method"),
+        (["pretrain", *TINY, "--dataset", "imagenet"], "unknown dataset"),
+        (["pretrain", *TINY, "--batch-size", "1"], "at least 2"),
+        (["evaluate", "no/such/checkpoint.pt"], "no checkpoint"),
+    ],
+)
+def test_bad_arguments_give_clear_errors(argv, message, tmp_path, capsys):
+    argv = [*argv, "--out-dir", str(tmp_path)] if argv[0] == "pretrain" else argv
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err.lower()
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path, capsys):
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x00" * 10)
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "corrupt" in capsys.readouterr().err

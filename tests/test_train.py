@@ -1,0 +1,106 @@
+"""The pretraining loop: exact resume, NaN stop, atomic checkpoints, clear errors."""
+import pytest
+import torch
+
+import trimix.train as train
+from trimix.augment import two_views
+from trimix.config import quick_config
+from trimix.data import make_shapes
+from trimix.train import (
+    CheckpointError,
+    NonFiniteLossError,
+    build_model,
+    load_checkpoint,
+    model_from_checkpoint,
+    pretrain,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return make_shapes(96, seed=3)
+
+
+def tiny_config(tmp_path, **changes):
+    base = dict(width=4, proj_hidden=32, proj_dim=32, batch_size=16, epochs=2, log_every=2,
+                checkpoint_every=1, out_dir=str(tmp_path), device="cpu", seed=5)
+    return quick_config(**{**base, **changes})
+
+
+def weights(result):
+    return {k: v.clone() for k, v in result.method.state_dict().items()}
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path, tiny_data):
+    straight = pretrain(tiny_config(tmp_path / "a"), data=tiny_data, progress=False)
+    # interrupted mid-epoch (step 4 of 6 per epoch), then after the first epoch, then resumed to the end
+    pretrain(tiny_config(tmp_path / "b", max_steps=4), data=tiny_data, progress=False)
+    pretrain(tiny_config(tmp_path / "b", epochs=1), data=tiny_data, progress=False)
+    resumed = pretrain(tiny_config(tmp_path / "b"), data=tiny_data, progress=False)
+    assert straight.steps == resumed.steps == 12
+    a, b = weights(straight), weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+    assert straight.history["total"] == resumed.history["total"]
+
+
+def test_history_has_every_part_and_training_lowers_the_loss(tmp_path, tiny_data):
+    config = tiny_config(tmp_path, epochs=3, log_every=3)
+    result = pretrain(config, data=tiny_data, progress=False)
+    h = result.history
+    assert {"step", "epoch", "total", "bt", "vrt", "con", "lr", "images_per_s"} <= set(h)
+    assert len(h["total"]) == len(h["step"]) == 6 and h["step"][-1] == 18
+    # per-step losses are noisy (new views and a new lambda each step): compare on one fixed batch instead
+    x1, x2 = two_views(tiny_data.images, generator=torch.Generator().manual_seed(0))
+    before, _ = build_model(config, 32).loss(x1, x2, lam=0.3)
+    after, _ = result.method.loss(x1, x2, lam=0.3)
+    assert after.item() < before.item()
+
+
+def test_checkpoint_is_complete_and_rebuilds_the_model(tmp_path, tiny_data):
+    result = pretrain(tiny_config(tmp_path, epochs=1), data=tiny_data, progress=False)
+    assert not list(tmp_path.glob("*.tmp"))
+    state = load_checkpoint(tmp_path)
+    assert {"model", "optimizer", "history", "config", "random", "step"} <= set(state)
+    method, config, _ = model_from_checkpoint(tmp_path / "checkpoint.pt")
+    x = tiny_data.images[:4].float() / 255
+    method.eval(), result.method.eval()
+    torch.testing.assert_close(method.net(x)[1], result.method.net(x)[1])
+    assert config.width == 4
+
+
+def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path, tiny_data, monkeypatch):
+    calls = {"n": 0}
+    real = train.two_views
+
+    def poisoned(x, generator=None):
+        calls["n"] += 1
+        v1, v2 = real(x, generator=generator)
+        return (v1 * float("nan"), v2) if calls["n"] == 3 else (v1, v2)
+
+    monkeypatch.setattr(train, "two_views", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"step 3 .*bt=nan"):
+        pretrain(tiny_config(tmp_path, log_every=5), data=tiny_data, progress=False)
+    assert not (tmp_path / "checkpoint.pt").exists()  # nothing poisoned was saved
+
+
+def test_bad_checkpoints_and_settings_are_refused(tmp_path, tiny_data):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(tmp_path / "bad.pt")
+    pretrain(tiny_config(tmp_path / "run", epochs=1), data=tiny_data, progress=False)
+    with pytest.raises(CheckpointError, match="batch_size"):
+        pretrain(tiny_config(tmp_path / "run", batch_size=8), data=tiny_data, progress=False)
+    with pytest.raises(ValueError, match="at least 2"):
+        pretrain(tiny_config(tmp_path, batch_size=1), data=tiny_data, progress=False)
+    with pytest.raises(ValueError, match="larger than the dataset"):
+        pretrain(tiny_config(tmp_path, batch_size=512), data=tiny_data, progress=False)
+
+
+def test_time_steps_measures_a_positive_duration(tiny_data):
+    seconds = train.time_steps(quick_config(width=4, proj_hidden=32, proj_dim=32, batch_size=8, device="cpu"),
+                               tiny_data, steps=2, warmup=1)
+    assert 0 < seconds < 60

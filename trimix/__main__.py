@@ -1,0 +1,193 @@
+"""Command line: ``python -m trimix pretrain ...`` and ``python -m trimix evaluate ...``.
+
+Every option defaults to the paper's value (section IV-A); ``--quick`` (or ``TRIMIX_QUICK=1``) switches to
+the CPU-sized quick mode on the built-in dataset. Results are printed as a small table and written as JSON
+next to the checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from trimix.config import QUICK_OVERRIDES, Config, default_config, quick_requested
+from trimix.data import DATASETS, load_dataset
+from trimix.methods import METHODS
+
+# Command-line option -> Config field, with the help a student reads.
+PRETRAIN_OPTIONS = {
+    "method": f"self-supervised method: {', '.join(sorted(METHODS))}",
+    "dataset": f"dataset: {', '.join(DATASETS)}, or folder:PATH",
+    "root": "folder where datasets are stored / downloaded",
+    "epochs": "pretraining epochs (paper: 200)",
+    "batch_size": "images per step (paper: 256)",
+    "lr": "Adam learning rate (paper: 1e-3)",
+    "weight_decay": "Adam weight decay (paper: 1e-6)",
+    "max_steps": "stop after this many steps (for quick tries)",
+    "alpha": "weight of the redundancy term in Barlow Twins (paper: 5e-3)",
+    "beta": "weight of the virtual embeddings loss (paper: 1000)",
+    "gamma": "weight of the self-consistency loss (paper: 200)",
+    "tau": "softmax temperature of the predicted matrix (paper: 2)",
+    "width": "channels of ResNet-18's first stage (64 = the real ResNet-18)",
+    "proj_hidden": "projector hidden size (paper: 1024)",
+    "proj_dim": "projector output size D (paper: 1024)",
+    "seed": "random seed (CPU runs repeat exactly)",
+    "device": "auto, cpu, cuda or cuda:N",
+    "log_every": "record the loss parts every N steps",
+    "checkpoint_every": "write a checkpoint every N epochs",
+    "out_dir": "where the checkpoint and results.json go",
+}
+
+
+def _config_from_args(args: argparse.Namespace) -> Config:
+    quick = args.quick or quick_requested()
+    given = {name: getattr(args, name) for name in PRETRAIN_OPTIONS if getattr(args, name) is not None}
+    if args.download:
+        given["download"] = True
+    return default_config(quick=quick, **given)
+
+
+def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
+    defaults = Config()
+    for name, help_text in PRETRAIN_OPTIONS.items():
+        default = getattr(defaults, name)
+        kind = int if name == "max_steps" else type(default)
+        quick = f", quick: {QUICK_OVERRIDES[name]}" if name in QUICK_OVERRIDES else ""
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
+                       help=f"{help_text} [default: {default}{quick}]")
+    p.add_argument("--quick", action="store_true", help="CPU-sized run on the built-in dataset (also TRIMIX_QUICK=1)")
+    p.add_argument("--download", action="store_true", help="download the dataset into --root if it is missing")
+
+
+def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    print(f"\n{title}\n" + "-" * (width + 12))
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+def _write_json(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten to {path}")
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from trimix.evaluate import extract_features, knn_accuracy
+    from trimix.train import build_model, pretrain
+
+    config = _config_from_args(args)
+    result = pretrain(config, resume=not args.no_resume, progress=not args.no_progress)
+    results = {"config": config.to_dict(), "steps": result.steps, "seconds": round(result.seconds, 1),
+               "final_loss": {k: v[-1] for k, v in result.history.items() if k not in ("step", "epoch")}}
+    rows = [("steps", str(result.steps)), ("seconds", f"{result.seconds:.1f}"),
+            ("final loss", f"{results['final_loss'].get('total', float('nan')):.4g}")]
+    if not args.no_eval:
+        train = load_dataset(config.dataset, "train", root=config.root)
+        test = load_dataset(config.dataset, "test", root=config.root)
+        random_net = build_model(config, train.image_size).net  # the same initialisation, untrained
+        for name, net in (("trained", result.method.net), ("random", random_net)):
+            f_train, y_train = extract_features(net, train, device=config.device if config.device != "auto" else None)
+            f_test, y_test = extract_features(net, test, device=config.device if config.device != "auto" else None)
+            acc = knn_accuracy(f_train, y_train, f_test, y_test, k=args.knn_k, temperature=args.knn_t,
+                               num_classes=train.num_classes)
+            results[f"knn_{name}"] = acc
+            rows.append((f"kNN accuracy, {name} encoder", f"{acc:.2f} %"))
+    _print_table(f"{config.method} on {config.dataset}", rows)
+    _write_json(result.checkpoint.parent / "results.json", results)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from trimix import evaluate as ev
+    from trimix.train import build_model, model_from_checkpoint, resolve_device
+
+    device = resolve_device(args.device)
+    method, config, state = model_from_checkpoint(args.checkpoint, map_location=device)
+    dataset = args.dataset or config.dataset
+    train = load_dataset(dataset, "train", root=args.root or config.root, download=args.download)
+    test = load_dataset(dataset, "test", root=args.root or config.root, download=args.download)
+    encoders = {"trained": method.net.backbone}
+    if args.random_baseline:
+        encoders["random"] = build_model(config, state["image_size"]).net.backbone
+    results: dict = {"checkpoint": str(args.checkpoint), "dataset": dataset}
+    rows = []
+    for name, backbone in encoders.items():
+        backbone = backbone.to(device)
+        if "knn" in args.protocols or "linear" in args.protocols:
+            f_train, y_train = ev.extract_features(backbone, train, device=device)
+            f_test, y_test = ev.extract_features(backbone, test, device=device)
+        if "knn" in args.protocols:
+            acc = ev.knn_accuracy(f_train, y_train, f_test, y_test, k=args.k, temperature=args.temperature,
+                                  num_classes=train.num_classes)
+            results[f"{name}/knn"] = acc
+            rows.append((f"{name}: kNN (k={args.k}, T={args.temperature})", f"{acc:.2f} %"))
+        if "linear" in args.protocols:
+            out = ev.linear_probe(f_train, y_train, f_test, y_test, epochs=args.linear_epochs, device=device)
+            results[f"{name}/linear"] = out["accuracy"]
+            rows.append((f"{name}: linear probe ({args.linear_epochs} epochs)", f"{out['accuracy']:.2f} %"))
+        if "semi" in args.protocols:
+            for fraction in args.fractions:
+                out = ev.finetune(backbone, train, test, fraction=fraction, epochs=args.finetune_epochs, device=device)
+                results[f"{name}/semi_{fraction:g}"] = out["accuracy"]
+                rows.append((f"{name}: fine-tuned on {fraction:.0%} labels", f"{out['accuracy']:.2f} %"))
+        for target in args.transfer:
+            t_train = load_dataset(target, "train", root=args.root or config.root, download=args.download)
+            t_test = load_dataset(target, "test", root=args.root or config.root, download=args.download)
+            out = ev.transfer(backbone, state["image_size"], t_train, t_test, epochs=args.linear_epochs, device=device)
+            results[f"{name}/transfer_{target}"] = out["accuracy"]
+            rows.append((f"{name}: transfer to {target}", f"{out['accuracy']:.2f} %"))
+    _print_table(f"evaluation of {args.checkpoint} on {dataset}", rows)
+    folder = Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent
+    _write_json(folder / "evaluation.json", results)
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trimix", description="TriMix teaching kit: pretrain and evaluate.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pretrain", help="pretrain an encoder, then score it with kNN beside a random encoder")
+    _add_pretrain_options(p)
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out-dir")
+    p.add_argument("--no-eval", action="store_true", help="skip the kNN evaluation after pretraining")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--knn-k", type=int, default=200, help="neighbours for the kNN evaluation")
+    p.add_argument("--knn-t", type=float, default=0.1, help="temperature of the weighted kNN vote")
+    p.set_defaults(func=cmd_pretrain)
+
+    e = sub.add_parser("evaluate", help="evaluate a pretrained checkpoint (kNN, linear, semi-supervised, transfer)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("checkpoint", help="a checkpoint.pt written by pretrain, or its folder")
+    e.add_argument("--protocols", nargs="+", default=["knn", "linear"], choices=["knn", "linear", "semi"],
+                   help="which protocols to run (transfer is --transfer)")
+    e.add_argument("--dataset", default=None, help="dataset to evaluate on [default: the pretraining dataset]")
+    e.add_argument("--root", default=None, help="dataset folder [default: the pretraining one]")
+    e.add_argument("--download", action="store_true", help="download missing datasets")
+    e.add_argument("--k", type=int, default=200, help="kNN neighbours")
+    e.add_argument("--temperature", type=float, default=0.1, help="kNN vote temperature")
+    e.add_argument("--linear-epochs", type=int, default=100, help="epochs of the linear probe (paper: 100)")
+    e.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0], help="labelled fractions for semi")
+    e.add_argument("--finetune-epochs", type=int, default=100, help="fine-tuning epochs for semi (paper: 100)")
+    e.add_argument("--transfer", nargs="*", default=[], help="datasets to transfer to with a linear probe (Table V)")
+    e.add_argument("--random-baseline", action="store_true", help="also score a random encoder of the same shape")
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    e.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trimix.data import DatasetNotFoundError
+    from trimix.train import CheckpointError, NonFiniteLossError
+
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, DatasetNotFoundError, CheckpointError, NonFiniteLossError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
