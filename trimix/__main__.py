@@ -174,6 +174,10 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--random-baseline", action="store_true", help="also score a random encoder of the same shape")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     e.set_defaults(func=cmd_evaluate)
+
+    from trimix import assignments  # build student copies / grade submissions (docs/instructors.md)
+
+    assignments.register(sub)
     return parser
 
 
