@@ -5,17 +5,27 @@ Conventions:
 
 * exercise cells hold the instructor's solution between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
   (nbgrader's markers: its student version replaces that block with ``raise NotImplementedError()``);
-* the cell right after an exercise starts with ``# CHECK: <exercise_name>`` and compares the student's
-  function with the kit's reference implementation.
+* the cell right after an exercise (written by ``build``, not listed below) starts with
+  ``# CHECK: <exercise_name>`` and calls ``trimix.checks.check_<exercise_name>``, which compares the
+  student's function with the kit's reference implementation and says what is wrong;
+* both carry nbgrader's cell metadata (solution cells and autograder test cells worth 1 point), so the
+  notebooks go through ``nbgrader generate_assignment`` / ``autograde`` as they are.
+
+Each run also writes the student copies to ``notebooks/student/`` (``trimix.assignments``; a test checks
+that they are in sync).
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from textwrap import dedent
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from trimix.assignments import make_student_notebook
+from trimix.checks import CHECKS
 
 HERE = Path(__file__).resolve().parent
 REPO_URL = "https://github.com/trimix-kit/trimix"
@@ -36,47 +46,52 @@ def header(name: str, title: str, intro: str, goals: list[str]) -> list:
     text = f"# {title}\n\n{badge}\n\n{dedent(intro).strip()}\n\n**Learning goals.** After this notebook you can\n\n"
     text += "\n".join(f"- {g}" for g in goals)
     text += ("\n\nExercises are marked **Exercise**: write the body of the function, run the cell, then run the "
-             "`# CHECK` cell under it, which compares your function with the kit's own.")
+             "`# CHECK` cell under it, which compares your function with the kit's own on random inputs and, "
+             "if they differ, tells you what to fix.")
     return [("md", text), ("code", SETUP)]
 
 
-def wrap_check(source: str) -> str:
-    """``# CHECK: name`` + body -> the body inside ``def check_name():`` and a call, so that the check's
-    loop variables (lam, z, ...) never overwrite the notebook's own."""
-    first, _, body = source.partition("\n")
-    assert first.startswith("# CHECK: "), source
-    name = first[len("# CHECK: "):].strip()
-    inner = "\n".join(("    " + line) if line else line for line in body.splitlines())
-    return f"{first}\ndef check_{name}():\n{inner}\n\n\ncheck_{name}()"
+def check_cell(name: str):
+    """The ``# CHECK: <name>`` cell that follows exercise ``my_<name>``: it calls the kit's check for it."""
+    cell = new_code_cell(
+        f"# CHECK: {name}\n"
+        f"from trimix.checks import check_{name}\n\n"
+        f"check_{name}(my_{name})  # if my_{name} is wrong, this says what to fix\n"
+        f'print("{name}: correct")'
+    )
+    cell.metadata["tags"] = ["check"]
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"check_{name}", "locked": True, "points": 1,
+                                 "schema_version": 3, "solution": False, "task": False}
+    return cell
 
 
-def build(name: str, cells: list) -> None:
+def build(name: str, cells: list):
+    """The notebook ``name`` from its cell list; each ``("ex", ...)`` cell is followed by its CHECK cell."""
     nb = new_notebook()
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
         "colab": {"provenance": []},
     }
-    for (kind, source), (next_kind, next_source) in zip(cells, cells[1:] + [("", "")]):
+    for kind, source in cells:
         source = dedent(source).strip("\n")
-        if kind == "ex":  # every exercise `my_<name>` is followed by its `# CHECK: <name>` cell
-            exercise = dedent(next_source).strip("\n").partition("\n")[0].removeprefix("# CHECK: ")
-            assert next_kind == "check" and f"def my_{exercise}(" in source, (exercise, source)
         if kind == "md":
             nb.cells.append(new_markdown_cell(source))
-        else:
-            cell = new_code_cell(source)
-            if kind == "ex":
-                assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source, source
-                cell.metadata["tags"] = ["exercise"]
-            elif kind == "check":
-                cell.source = wrap_check(source)
-                cell.metadata["tags"] = ["check"]
-            nb.cells.append(cell)
+            continue
+        cell = new_code_cell(source)
+        nb.cells.append(cell)
+        if kind == "ex":
+            exercise = re.search(r"^def my_(\w+)\(", source, re.M).group(1)
+            assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source, source
+            assert exercise in CHECKS, f"no trimix.checks.check_{exercise}"
+            cell.metadata["tags"] = ["exercise"]
+            cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"my_{exercise}", "locked": False,
+                                         "schema_version": 3, "solution": True, "task": False}
+            nb.cells.append(check_cell(exercise))
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"  # stable ids: rebuilding an unchanged notebook changes nothing
     nbformat.validate(nb)
-    nbformat.write(nb, HERE / name)
+    return nb
 
 
 # ===================================================================================== 01 Barlow Twins
@@ -163,16 +178,6 @@ NB01 = header(
             return (z - z.mean(dim=0)) / z.std(dim=0)
             ### END SOLUTION
     """),
-    ("check", """
-        # CHECK: batch_standardize
-        for shape in [(8, 5), (64, 32)]:
-            z = torch.randn(shape) * 3 + 1
-            torch.testing.assert_close(
-                my_batch_standardize(z), trimix.batch_standardize(z), atol=1e-4, rtol=1e-4,
-                msg=lambda m: f"my_batch_standardize differs from trimix.batch_standardize on a {shape} input. "
-                "Reduce along dim 0 (the batch) and use the unbiased std (torch.std's default).\\n" + m)
-        print("batch_standardize: correct")
-    """),
     ("md", """
         ## 3. The cross-correlation matrix (eq 4)
 
@@ -199,16 +204,6 @@ NB01 = header(
             return my_batch_standardize(z1).T @ my_batch_standardize(z2) / b
             ### END SOLUTION
     """),
-    ("check", """
-        # CHECK: cross_correlation
-        for b, d in [(8, 5), (32, 16)]:
-            a, c = torch.randn(b, d), torch.randn(b, d) * 2 - 1
-            torch.testing.assert_close(
-                my_cross_correlation(a, c), trimix.cross_correlation(a, c), atol=1e-4, rtol=1e-4,
-                msg=lambda m: f"my_cross_correlation differs from trimix.cross_correlation for B={b}, D={d}. "
-                "Is the result D x D? Did you standardise both inputs and divide by B?\\n" + m)
-        print("cross_correlation: correct")
-    """),
     ("md", """
         Here is C for our **random, untrained** network on the two views above. Look at the diagonal: it is
         far from 1 (the two views of an image get different features), and the off-diagonal is speckled
@@ -228,9 +223,23 @@ NB01 = header(
         Both are **sums** (not means) over the matrix, and `alpha = 5e-3` (paper section IV-A): there are
         D(D - 1) off-diagonal entries but only D diagonal ones, so the redundancy term needs a small weight.
 
+        ### Exercise `off_diagonal_sum`
+        Write `my_off_diagonal_sum(c)`, the redundancy term of eq 3: the sum of the **squares** of the
+        entries of a square matrix that are off its diagonal (every `i != j`, both triangles). Hint:
+        `~torch.eye(d, dtype=torch.bool)` is a mask of the off-diagonal entries, and `c[mask]` picks them.
+    """),
+    ("ex", """
+        def my_off_diagonal_sum(c: torch.Tensor) -> torch.Tensor:
+            \"\"\"(D, D) -> scalar: sum over i != j of c[i, j] ** 2 (eq 3).\"\"\"
+            ### BEGIN SOLUTION
+            off = ~torch.eye(c.shape[0], dtype=torch.bool)
+            return c[off].pow(2).sum()
+            ### END SOLUTION
+    """),
+    ("md", """
         ### Exercise `barlow_twins_loss`
-        Write `my_barlow_twins_loss(z1, z2, alpha)` from your cross-correlation. Hint: `torch.diagonal(c)`
-        gives the diagonal; `~torch.eye(d, dtype=torch.bool)` is a mask of the off-diagonal entries.
+        Write `my_barlow_twins_loss(z1, z2, alpha)` from your cross-correlation and your off-diagonal sum.
+        Hint: `torch.diagonal(c)` gives the diagonal.
     """),
     ("ex", """
         def my_barlow_twins_loss(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 5e-3) -> torch.Tensor:
@@ -238,20 +247,8 @@ NB01 = header(
             ### BEGIN SOLUTION
             c = my_cross_correlation(z1, z2)
             invariance = (1 - torch.diagonal(c)).pow(2).sum()
-            off = ~torch.eye(c.shape[0], dtype=torch.bool)
-            redundancy = c[off].pow(2).sum()
-            return invariance + alpha * redundancy
+            return invariance + alpha * my_off_diagonal_sum(c)
             ### END SOLUTION
-    """),
-    ("check", """
-        # CHECK: barlow_twins_loss
-        for b, d, alpha in [(8, 5, 5e-3), (32, 16, 0.5)]:
-            a, c = torch.randn(b, d), torch.randn(b, d) + 0.5
-            torch.testing.assert_close(
-                my_barlow_twins_loss(a, c, alpha), trimix.barlow_twins_loss(a, c, alpha), atol=1e-3, rtol=1e-4,
-                msg=lambda m: f"my_barlow_twins_loss differs from trimix.barlow_twins_loss (B={b}, D={d}, alpha={alpha}). "
-                "Both terms are sums, and only the off-diagonal term is multiplied by alpha.\\n" + m)
-        print("barlow_twins_loss: correct")
     """),
     ("md", """
         The kit splits the same loss into `trimix.invariance_term(c)` and `trimix.redundancy_term(c)`.
@@ -407,16 +404,6 @@ NB02 = header(
             return lam * x + (1 - lam) * torch.flip(x, dims=(0,))
             ### END SOLUTION
     """),
-    ("check", """
-        # CHECK: mix_batch
-        for shape, lam in [((6, 3, 4, 4), 0.3), ((5, 7), 0.0), ((4, 2), 1.0)]:
-            t = torch.randn(shape)
-            torch.testing.assert_close(
-                my_mix_batch(t, lam), trimix.mix_batch(t, lam),
-                msg=lambda m: f"my_mix_batch differs from trimix.mix_batch for shape {shape}, lam={lam}. "
-                "Reverse the batch dimension (dim 0) only, and weight the original by lam.\\n" + m)
-        print("mix_batch: correct")
-    """),
     ("md", """
         The three rows below are `X`, `X^r` and `X^vrt` for `lam = 0.7`: each virtual image is mostly the
         image above it, with a ghost of its partner from the other end of the batch.
@@ -483,17 +470,6 @@ NB02 = header(
             d = (x - xr).flatten()
             return float((x_vrt - xr).flatten() @ d / (d @ d))
             ### END SOLUTION
-    """),
-    ("check", """
-        # CHECK: estimate_lambda
-        for shape, lam in [((6, 3, 8, 8), 0.1), ((5, 16), 0.5), ((8, 3, 4, 4), 0.83)]:
-            t = torch.randn(shape)
-            got = my_estimate_lambda(t, trimix.mix_batch(t, lam))
-            torch.testing.assert_close(
-                torch.tensor(float(got)), torch.tensor(lam), atol=1e-4, rtol=0,
-                msg=lambda m: f"my_estimate_lambda returned {got} for a batch trimix.mix_batch mixed with lam={lam}. "
-                "Project X^vrt - X^r onto X - X^r.\\n" + m)
-        print("estimate_lambda: correct")
     """),
     ("md", """
         On our augmented batch the estimate is exact. To see *how well* a mix explains the virtual batch,
@@ -594,15 +570,6 @@ NB03 = header(
             return lam * eye + (1 - lam) * torch.rot90(eye, 1, dims=(0, 1))
             ### END SOLUTION
     """),
-    ("check", """
-        # CHECK: ground_truth_matrix
-        for b, lam in [(4, 0.3), (5, 0.8), (8, 1.0)]:
-            torch.testing.assert_close(
-                my_ground_truth_matrix(b, lam), trimix.ground_truth_matrix(b, lam),
-                msg=lambda m: f"my_ground_truth_matrix({b}, {lam}) differs from trimix.ground_truth_matrix. "
-                "Row m should hold lam at column m and 1 - lam at column B-1-m (odd B: 1 in the middle).\\n" + m)
-        print("ground_truth_matrix: correct")
-    """),
     ("md", """
         GT is more than a target: it is the **mixing matrix** itself. Multiplying the batch (each image
         flattened to a row) by GT gives the virtual batch of eq 5:
@@ -654,18 +621,6 @@ NB03 = header(
             return torch.softmax(similarity / tau, dim=1)
             ### END SOLUTION
     """),
-    ("check", """
-        # CHECK: predicted_matrix
-        for b, d, tau in [(6, 10, 2.0), (8, 32, 0.5)]:
-            a, c = torch.randn(b, d), torch.randn(b, d) * 3
-            got = my_predicted_matrix(a, c, tau)
-            torch.testing.assert_close(
-                got, trimix.predicted_matrix(a, c, tau), atol=1e-5, rtol=1e-4,
-                msg=lambda m: f"my_predicted_matrix differs from trimix.predicted_matrix (B={b}, D={d}, tau={tau}). "
-                "Is the result B x B with rows summing to 1? Did you standardise z_vrt along the batch and then "
-                "along the features, divide by D and by tau, and take the softmax along dim 1?\\n" + m)
-        print("predicted_matrix: correct")
-    """),
     ("md", """
         ## 3. The virtual embeddings loss (eq 8)
 
@@ -683,17 +638,6 @@ NB03 = header(
             m = my_predicted_matrix(z, z_vrt, tau)
             return (m - my_ground_truth_matrix(z.shape[0], lam)).abs().mean()
             ### END SOLUTION
-    """),
-    ("check", """
-        # CHECK: virtual_embedding_loss
-        for b, d, lam, tau in [(6, 10, 0.3, 2.0), (9, 16, 0.9, 0.1)]:
-            a, c = torch.randn(b, d), torch.randn(b, d)
-            torch.testing.assert_close(
-                my_virtual_embedding_loss(a, c, lam, tau), trimix.virtual_embedding_loss(a, c, lam, tau),
-                atol=1e-5, rtol=1e-4,
-                msg=lambda m: f"my_virtual_embedding_loss differs from trimix.virtual_embedding_loss "
-                f"(B={b}, lam={lam}, tau={tau}). Take the mean (not the sum) of |M - GT|.\\n" + m)
-        print("virtual_embedding_loss: correct")
     """),
     ("md", """
         ## 4. A random encoder
@@ -871,16 +815,6 @@ NB04 = header(
             return lam * s + (1 - lam) * torch.flip(s, dims=(0,))
             ### END SOLUTION
     """),
-    ("check", """
-        # CHECK: mixed_embeddings
-        for b, d, lam in [(6, 4, 0.3), (9, 16, 0.75)]:
-            t = torch.randn(b, d) * 2 + 1
-            torch.testing.assert_close(
-                my_mixed_embeddings(t, lam), trimix.mixed_embeddings(t, lam), atol=1e-5, rtol=1e-4,
-                msg=lambda m: f"my_mixed_embeddings differs from trimix.mixed_embeddings (B={b}, D={d}, lam={lam}). "
-                "Standardise z along the batch first, then mix it with its reverse.\\n" + m)
-        print("mixed_embeddings: correct")
-    """),
     ("md", """
         ## 2. The self-consistency loss (eq 10)
 
@@ -900,16 +834,6 @@ NB04 = header(
             v = trimix.feature_standardize(trimix.batch_standardize(z_vrt))
             return (my_mixed_embeddings(z, lam) - v).abs().mean()
             ### END SOLUTION
-    """),
-    ("check", """
-        # CHECK: self_consistency_loss
-        for b, d, lam in [(6, 8, 0.3), (16, 32, 0.9)]:
-            a, c = torch.randn(b, d), torch.randn(b, d) * 2
-            torch.testing.assert_close(
-                my_self_consistency_loss(a, c, lam), trimix.self_consistency_loss(a, c, lam), atol=1e-5, rtol=1e-4,
-                msg=lambda m: f"my_self_consistency_loss differs from trimix.self_consistency_loss (B={b}, D={d}, lam={lam}). "
-                "Normalise z_vrt along the batch, then along the features, and take the mean of |Z~ - v|.\\n" + m)
-        print("self_consistency_loss: correct")
     """),
     ("md", """
         On the random network: the heatmaps show the first 16 features of the first 16 samples of `Z~`
@@ -956,22 +880,6 @@ NB04 = header(
             total = parts["bt"] + beta * parts["vrt"] + gamma * parts["con"]
             return total, parts
             ### END SOLUTION
-    """),
-    ("check", """
-        # CHECK: trimix_loss
-        for b, d, lam in [(8, 16, 0.4), (12, 6, 0.95)]:
-            a, c, e = torch.randn(b, d), torch.randn(b, d), torch.randn(b, d)
-            total, parts = my_trimix_loss(a, c, e, lam, beta=10.0, gamma=3.0)
-            ref_total, ref_parts = trimix.trimix_loss(a, c, e, lam, beta=10.0, gamma=3.0)
-            for key in ("bt", "vrt", "con"):
-                torch.testing.assert_close(
-                    parts[key], ref_parts[key], atol=1e-4, rtol=1e-4,
-                    msg=lambda m: f"part {key!r} differs from trimix.trimix_loss's (B={b}, D={d}). "
-                    "Parts are the unweighted terms; the first view z1 is the one mixed.\\n" + m)
-            torch.testing.assert_close(
-                total, ref_total, atol=1e-3, rtol=1e-4,
-                msg=lambda m: "the parts are right but the total is not: L_BT + beta * L_vrt + gamma * L_con.\\n" + m)
-        print("trimix_loss: correct")
     """),
     ("md", """
         `trimix.TriMix` wraps a network like `trimix.BarlowTwins` did: `loss(x1, x2)` draws `lam`, builds the
@@ -1073,8 +981,13 @@ NOTEBOOKS = {
     "04_self_consistency_and_objective.ipynb": NB04,
 }
 
+STUDENT = HERE / "student"
+
 if __name__ == "__main__":
     names = sys.argv[1:] or list(NOTEBOOKS)
+    STUDENT.mkdir(exist_ok=True)
     for name in names:
-        build(name, NOTEBOOKS[name])
-        print("wrote", HERE / name)
+        nb = build(name, NOTEBOOKS[name])
+        nbformat.write(nb, HERE / name)
+        nbformat.write(make_student_notebook(nb), STUDENT / name)
+        print("wrote", HERE / name, "and", STUDENT / name)

@@ -1,0 +1,228 @@
+"""trimix.assignments: student copies (no solutions, in sync, runnable up to their first exercise) and grading."""
+import argparse
+import copy
+import csv
+import importlib.util
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from trimix import assignments
+from trimix.assignments import BEGIN, END, check_name, make_student_notebook
+from trimix.checks import EXERCISES
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+STUDENT = NOTEBOOKS / "student"
+NAMES = sorted(set(EXERCISES.values()))  # 01-04
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def solution_lines(nb) -> list[str]:
+    lines, inside = [], False
+    for cell in nb.cells:
+        for line in cell.source.split("\n") if cell.cell_type == "code" else []:
+            if line.strip() in (BEGIN, END):
+                inside = line.strip() == BEGIN
+            elif inside and line.strip():
+                lines.append(line.strip())
+    return lines
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # executed kernels inherit it; this machine is shared
+
+
+# ------------------------------------------------------------------------------------ student copies
+@pytest.mark.parametrize("name", NAMES)
+def test_student_copy_has_no_solution_code_and_keeps_everything_else(name):
+    instructor = read(NOTEBOOKS / name)
+    student = make_student_notebook(instructor)
+    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    assert BEGIN not in code and END not in code
+    solutions = solution_lines(instructor)
+    elsewhere = {line.strip() for c in make_student_notebook(instructor).cells for line in c.source.split("\n")
+                 if "exercise" not in c.metadata.get("tags", [])}  # e.g. a later cell that shows v = ...
+    leaked = [line for line in solutions if line not in elsewhere and line in {x.strip() for x in code.split("\n")}]
+    assert solutions and not leaked
+    exercise_code = "\n".join(c.source for c in student.cells if "exercise" in c.metadata.get("tags", []))
+    assert not [line for line in solutions if line in {x.strip() for x in exercise_code.split("\n")}]
+    exercises = [n for n, nb in EXERCISES.items() if nb == name]
+    assert [check_name(c) for c in student.cells if check_name(c)] == exercises
+    for exercise in exercises:
+        cell = next(c for c in student.cells if f"def my_{exercise}(" in c.source)
+        original = next(c for c in instructor.cells if f"def my_{exercise}(" in c.source)
+        assert cell.source.split("# YOUR CODE HERE")[0] == original.source.split(BEGIN)[0]  # signature, docstring
+        assert f'raise NotImplementedError("my_{exercise}: ' in cell.source and "# YOUR CODE HERE" in cell.source
+    assert len(student.cells) == len(instructor.cells)
+    for a, b in zip(instructor.cells, student.cells):
+        if BEGIN not in a.source:
+            assert a.source == b.source or "/notebooks/student/" in b.source
+        assert not b.get("outputs") and b.get("execution_count") is None
+    assert "/notebooks/student/" + name in student.cells[0].source  # the Colab badge opens the student copy
+
+
+def test_make_student_notebook_is_pure_and_idempotent():
+    instructor = read(NOTEBOOKS / NAMES[0])
+    before = copy.deepcopy(instructor)
+    student = make_student_notebook(instructor)
+    assert instructor == before
+    assert make_student_notebook(student) == student
+
+
+def test_unbalanced_markers_are_refused():
+    nb = new_notebook(cells=[new_code_cell(f"def my_f(x):\n    {BEGIN}\n    return x\n")])
+    with pytest.raises(ValueError, match="without"):
+        make_student_notebook(nb)
+
+
+def test_committed_student_copies_are_in_sync(tmp_path):
+    """notebooks/student/ is exactly what the build command writes from the instructor notebooks."""
+    committed = sorted(p.name for p in STUDENT.glob("*.ipynb"))
+    assert set(NAMES) <= set(committed)
+    assert assignments.main(["build", str(tmp_path), "--source", str(NOTEBOOKS), "--notebooks", *committed]) == 0
+    for name in committed:
+        assert (tmp_path / name).read_text() == (STUDENT / name).read_text(), (
+            f"notebooks/student/{name} is out of date: run python notebooks/_build.py "
+            "(or python -m trimix assignments build notebooks/student)")
+
+
+def test_instructor_notebooks_are_in_sync_with_the_build_script():
+    spec = importlib.util.spec_from_file_location("_build", NOTEBOOKS / "_build.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    for name, cells in builder.NOTEBOOKS.items():
+        assert nbformat.writes(builder.build(name, cells)) + "\n" == (NOTEBOOKS / name).read_text(), (
+            f"notebooks/{name} differs from notebooks/_build.py: edit _build.py and run it")
+
+
+def test_build_writes_every_notebook_with_exercises_by_default(tmp_path):
+    written = assignments.build(tmp_path, NOTEBOOKS)
+    assert {p.name for p in written} >= set(NAMES)
+    assert all(BEGIN not in p.read_text() for p in written)
+    assert assignments.main(["build", str(tmp_path), "--notebooks", "no_such_notebook"]) == 2
+
+
+def run_to_first_check(name: str, folder: Path):
+    """Execute the student copy ``name`` up to and including its first CHECK cell."""
+    nb = read(STUDENT / name)
+    first_check = next(i for i, c in enumerate(nb.cells) if check_name(c))
+    nb.cells = nb.cells[: first_check + 1]
+    folder.mkdir()
+    return nb, first_check, assignments.execute(nb, folder, timeout=300)
+
+
+def test_student_copies_run_up_to_their_first_exercise(tmp_path):
+    with ThreadPoolExecutor(len(NAMES)) as pool:  # four kernels at once: most of the time goes into starting them
+        runs = dict(zip(NAMES, pool.map(lambda n: run_to_first_check(n, tmp_path / n), NAMES)))
+    for name, (nb, first_check, stopped) in runs.items():
+        assert stopped is None, (name, stopped)
+        errors = [(i, o) for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"]
+        assert [i for i, _ in errors] == [first_check], (name, errors)  # nothing fails before the first CHECK
+        error = errors[0][1]
+        assert error.ename == "CheckFailed" and "not implemented yet" in error.evalue, (name, error)
+
+
+# ------------------------------------------------------------------------------------------ grading
+def check_cell(name, points=1):
+    cell = new_code_cell(f"# CHECK: {name}\ncheck_{name}(my_{name})")
+    cell.metadata["nbgrader"] = {"grade": True, "points": points}
+    return cell
+
+
+def test_prepare_restores_moves_and_adds_the_instructor_checks():
+    ex = [assignments.Exercise(n, "x.ipynb", 1.0, check_cell(n)) for n in ("a", "b", "c")]
+    submitted = new_notebook(cells=[
+        new_code_cell("def my_b():\n    pass"),
+        new_code_cell("# CHECK: b\nprint('b: correct')"),  # edited by the student
+        new_code_cell("def my_a():\n    pass", outputs=[new_output("stream", text="old")], execution_count=3),
+    ])
+    nb = assignments.prepare(submitted, ex)
+    assert [c.source.split("\n")[0] for c in nb.cells] == [
+        "def my_b():", "# CHECK: b", "def my_a():", "# CHECK: a", "# CHECK: c"]
+    assert nb.cells[1].source == "# CHECK: b\ncheck_b(my_b)"
+    assert nb.cells[2].outputs == [] and nb.cells[2].execution_count is None
+
+
+def test_score_reads_passed_failed_and_unreached_checks():
+    ex = [assignments.Exercise(n, "x.ipynb", p, check_cell(n, p)) for n, p in (("a", 2.0), ("b", 1.0), ("c", 1.0))]
+    a, b, c = (check_cell(e.name) for e in ex)
+    a.execution_count, b.execution_count = 1, 2
+    b.outputs = [new_output("error", ename="CheckFailed", evalue="my_b is wrong on x: lam and 1 - lam are swapped",
+                            traceback=[])]
+    points, feedback = assignments.score(new_notebook(cells=[a, b, c]), ex, stopped="CellTimeoutError: 600 s")
+    assert points == {"a": 2.0, "b": 0.0, "c": 0.0}
+    assert "swapped" in feedback["b"] and "CellTimeoutError" in feedback["c"] and "a" not in feedback
+
+
+def test_a_cell_over_the_time_limit_scores_zero_and_stops_the_run(tmp_path):
+    ex = [assignments.Exercise(n, "x.ipynb", 1.0, check_cell(n)) for n in ("a", "b")]
+    nb = new_notebook(cells=[new_code_cell("def my_a():\n    pass"),
+                             new_code_cell("# CHECK: a\nimport time\ntime.sleep(60)"),
+                             new_code_cell("# CHECK: b\nprint('b: correct')")])
+    stopped = assignments.execute(nb, tmp_path, timeout=3)
+    assert stopped.startswith("CellTimeoutError")
+    points, feedback = assignments.score(nb, ex, stopped)
+    assert points == {"a": 0.0, "b": 0.0}
+    assert feedback["a"].startswith("CellTimeoutError") and feedback["b"].startswith("not run")
+
+
+def test_submissions_by_folder_or_by_file_and_matched_by_content(tmp_path):
+    (tmp_path / "alice" / "week1").mkdir(parents=True)
+    shutil.copy(STUDENT / NAMES[1], tmp_path / "alice" / "week1" / NAMES[1])
+    shutil.copy(STUDENT / NAMES[2], tmp_path / "bob.ipynb")
+    (tmp_path / "alice" / ".ipynb_checkpoints").mkdir()
+    shutil.copy(STUDENT / NAMES[1], tmp_path / "alice" / ".ipynb_checkpoints" / NAMES[1])
+    found = assignments.find_submissions(tmp_path)
+    assert found == {"alice": [tmp_path / "alice" / "week1" / NAMES[1]], "bob": [tmp_path / "bob.ipynb"]}
+    by_notebook = {n: assignments.read_exercises(NOTEBOOKS / n) for n in NAMES}
+    assert assignments.match_notebook(tmp_path / "bob.ipynb", read(tmp_path / "bob.ipynb"), by_notebook) == NAMES[2]
+    assert assignments.match_notebook(tmp_path / "x.ipynb", new_notebook(), by_notebook) is None
+
+
+def test_grading_gives_full_marks_to_the_instructor_notebook_and_zero_to_the_student_copy(tmp_path):
+    """Notebook 02 (the quickest) handed in twice: the instructor's copy in a student folder, and the untouched
+    student copy as a single file (the two layouts the grader reads)."""
+    name = "02_mixup_views.ipynb"
+    subs = tmp_path / "submitted"
+    (subs / "instructor").mkdir(parents=True)
+    shutil.copy(NOTEBOOKS / name, subs / "instructor" / name)
+    shutil.copy(STUDENT / name, subs / "student.ipynb")
+    out = tmp_path / "grades"
+    assert assignments.main(["grade", str(subs), "--out", str(out), "--source", str(NOTEBOOKS),
+                             "--timeout", "300", "--jobs", "2"]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
+    assert rows == {
+        "instructor": {"student": "instructor", "mix_batch": "1", "estimate_lambda": "1", "total": "2", "max": "2"},
+        "student": {"student": "student", "mix_batch": "0", "estimate_lambda": "0", "total": "0", "max": "2"},
+    }
+    md = (out / "grades.md").read_text()
+    assert "| student | mix_batch | estimate_lambda | total | max |" in md
+    assert "### instructor: 2 / 2" in md and "every check passes" in md
+    assert "### student: 0 / 2" in md and "my_mix_batch is not implemented yet" in md
+    assert (out / "executed" / "student" / "student.ipynb").is_file()
+
+
+def test_a_missing_notebook_scores_zero_with_a_note(tmp_path):
+    exercises = assignments.read_exercises(NOTEBOOKS / NAMES[1])
+    grades = assignments.Grades(exercises, scores={"dan": {e.name: 0.0 for e in exercises}},
+                                feedback={"dan": {e.name: f"{NAMES[1]} not handed in" for e in exercises}})
+    csv_path, md_path = assignments.write_tables(grades, tmp_path)
+    assert csv_path.read_text().splitlines()[1] == "dan,0,0,0,2"
+    assert "not handed in" in md_path.read_text()
+
+
+def test_register_adds_the_assignments_command():
+    parser = argparse.ArgumentParser(prog="python -m trimix")
+    assignments.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["assignments", "grade", "subs", "--jobs", "2"])
+    assert args.func is assignments.cmd_grade and args.jobs == 2 and args.out == "grades"
+    args = parser.parse_args(["assignments", "build", "out"])
+    assert args.func is assignments.cmd_build and args.outdir == "out"

@@ -1,0 +1,275 @@
+"""trimix.checks: every check passes the notebooks' solutions, fails their student stubs, and names the mistakes
+students really make (planted below, written the way a student would write them)."""
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+
+import trimix
+from trimix import checks
+from trimix.checks import CHECKS, EXERCISES, CheckFailed
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def exercise_functions(path: Path) -> dict:
+    """Run the exercise cells of a notebook (nothing else) and return the ``my_*`` functions they define."""
+    namespace = {"torch": torch, "trimix": trimix}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if "exercise" in cell.metadata.get("tags", []):
+            exec(compile(cell.source, str(path), "exec"), namespace)
+    return namespace
+
+
+def failure(name: str, fn) -> str:
+    with pytest.raises(CheckFailed) as info:
+        CHECKS[name](fn)
+    return str(info.value)
+
+
+@pytest.fixture(scope="module")
+def solutions() -> dict:
+    return {k: v for nb in sorted(set(EXERCISES.values())) for k, v in exercise_functions(NOTEBOOKS / nb).items()}
+
+
+@pytest.fixture(scope="module")
+def stubs() -> dict:
+    out = {}
+    for nb in sorted(set(EXERCISES.values())):
+        out.update(exercise_functions(NOTEBOOKS / "student" / nb))
+    return out
+
+
+def test_one_check_per_exercise_and_at_least_eight():
+    assert len(EXERCISES) >= 8
+    assert set(CHECKS) == set(EXERCISES)
+    assert issubclass(CheckFailed, AssertionError)
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_check_passes_on_the_instructor_solution(name, solutions):
+    assert CHECKS[name](solutions["my_" + name]) is None
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_check_fails_on_the_student_stub(name, stubs):
+    message = failure(name, stubs["my_" + name])
+    assert f"my_{name} is not implemented yet" in message and "NotImplementedError" in message
+
+
+# ---- the mistakes students make: (exercise, a wrong answer, words the message must contain) ----------------
+def s(z):  # a correct batch standardisation, to build the other wrong answers on
+    return (z - z.mean(0)) / z.std(0)
+
+
+def fs(v):
+    return (v - v.mean(1, keepdim=True)) / v.std(1, keepdim=True)
+
+
+def off(c):
+    return c[~torch.eye(len(c), dtype=torch.bool)]
+
+
+def gt(b, lam):
+    return lam * torch.eye(b) + (1 - lam) * torch.eye(b).flip(1)
+
+
+def pm(z, zv, tau):
+    return torch.softmax(s(z) @ fs(s(zv)).T / z.shape[1] / tau, dim=1)
+
+
+def mix(x, lam):
+    return lam * x + (1 - lam) * x.flip(0)
+
+
+def scl(z, zv, lam):
+    return (mix(s(z), lam) - fs(s(zv))).abs().mean()
+
+
+def in_place(z):
+    z -= z.mean(0)
+    return z / z.std(0)
+
+
+def no_return(z):
+    (z - z.mean(0)) / z.std(0)
+
+
+PLANTED = [
+    ("batch_standardize", lambda z: (z - z.mean(0)) / z.std(0, unbiased=False), "biased std"),
+    ("batch_standardize", lambda z: (z - z.mean(1, keepdim=True)) / z.std(1, keepdim=True), "dim 0, the batch"),
+    ("batch_standardize", lambda z: (z - z.mean()) / z.std(), "whole tensor"),
+    ("batch_standardize", lambda z: z / z.std(0), "not centred"),
+    ("batch_standardize", lambda z: (z - z.mean(0)) / z.var(0), "divides by the variance"),
+    ("batch_standardize", in_place, "changed its argument z in place"),
+    ("batch_standardize", no_return, "forget the `return`"),
+    ("batch_standardize", lambda z: trimix.batch_standardize(z), "the kit's own answer"),
+    ("batch_standardize", lambda z: (z - z.mean(1)) / z.std(1), "raised RuntimeError"),
+    ("cross_correlation", lambda a, b: s(a) @ s(b).T / len(a), "it is B x B"),
+    ("cross_correlation", lambda a, b: s(b).T @ s(a) / len(a), "off by a transpose"),
+    ("cross_correlation", lambda a, b: s(a).T @ s(b), "not divided by the batch size"),
+    ("cross_correlation", lambda a, b: s(a).T @ s(b) / (len(a) - 1), "divided by B - 1"),
+    ("cross_correlation", lambda a, b: a.T @ b / len(a), "not standardised"),
+    ("cross_correlation", lambda a, b: trimix.losses.cross_correlation(a, b), "the kit's own answer"),
+    ("off_diagonal_sum", lambda c: c.pow(2).sum(), "includes the diagonal"),
+    ("off_diagonal_sum", lambda c: off(c).sum(), "not squared"),
+    ("off_diagonal_sum", lambda c: off(c).pow(2).mean(), "not a mean"),
+    ("off_diagonal_sum", lambda c: (c - torch.diag(torch.diagonal(c))).pow(2).mean(), "not a mean"),
+    ("off_diagonal_sum", lambda c: torch.triu(c, diagonal=1).pow(2).sum(), "one triangle"),
+    ("off_diagonal_sum", lambda c: off(c).pow(2).sum().item(), "Python number"),
+    ("off_diagonal_sum", lambda c: off(c).pow(2).detach().sum(), "cut off from its inputs"),
+    ("off_diagonal_sum", lambda c: (c * (1 - torch.eye(len(c)))).pow(2).sum(dim=1), "single number"),
+    ("off_diagonal_sum", lambda c: trimix.off_diagonal(c).pow(2).sum(), "the kit's own answer"),
+    ("barlow_twins_loss", lambda a, b, alpha=5e-3: (1 - trimix.cross_correlation(a, b).diagonal()).pow(2).mean()
+     + alpha * off(trimix.cross_correlation(a, b)).pow(2).mean(), "not means"),
+    ("barlow_twins_loss", lambda a, b, alpha=5e-3: alpha * (1 - trimix.cross_correlation(a, b).diagonal()).pow(2).sum()
+     + off(trimix.cross_correlation(a, b)).pow(2).sum(), "alpha weighs the off-diagonal"),
+    ("barlow_twins_loss", lambda a, b, alpha=5e-3: (1 - trimix.cross_correlation(a, b).diagonal()).pow(2).sum()
+     + 5e-3 * off(trimix.cross_correlation(a, b)).pow(2).sum(), "ignores its alpha argument"),
+    ("barlow_twins_loss", lambda a, b, alpha=5e-3: (1 - trimix.cross_correlation(a, b).diagonal()).pow(2).sum()
+     + alpha * trimix.cross_correlation(a, b).pow(2).sum(), "includes the diagonal"),
+    ("barlow_twins_loss", lambda a, b, alpha=5e-3: (1 - trimix.cross_correlation(a, b).diagonal()).sum()
+     + alpha * off(trimix.cross_correlation(a, b)).pow(2).sum(), "not squared"),
+    ("mix_batch", lambda x, lam: (1 - lam) * x + lam * x.flip(0), "swapped"),
+    ("mix_batch", lambda x, lam: lam * x + (1 - lam) * x.flip(-1), "wrong dimension"),
+    ("mix_batch", lambda x, lam: lam * x + (1 - lam) * x.flip(1), "wrong dimension"),
+    ("mix_batch", lambda x, lam: lam * x + (1 - lam) * torch.roll(x, 1, dims=0), "torch.roll"),
+    ("mix_batch", lambda x, lam: lam * x + (1 - lam) * x, "not with itself"),
+    ("mix_batch", lambda x, lam: trimix.mix_batch(x, lam), "the kit's own answer"),
+    ("estimate_lambda", lambda x, xv: 1 - float(((xv - x.flip(0)).flatten() @ (x - x.flip(0)).flatten())
+                                               / (x - x.flip(0)).flatten().pow(2).sum()), "1 - lam"),
+    ("estimate_lambda", lambda x, xv: float(xv.flatten() @ x.flatten() / (x.flatten() @ x.flatten())),
+     "ignores the reversed batch"),
+    ("estimate_lambda", lambda x, xv: ((xv - x.flip(0)) / (x - x.flip(0))).mean().item(), "middle sample"),
+    ("estimate_lambda", lambda x, xv: ((xv - x.flip(0)) * (x - x.flip(0))).flatten(1).sum(1)
+     / (x - x.flip(0)).flatten(1).pow(2).sum(1), "single number"),
+    ("ground_truth_matrix", lambda b, lam: (1 - lam) * torch.eye(b) + lam * torch.rot90(torch.eye(b)), "swapped"),
+    ("ground_truth_matrix", lambda b, lam: lam * torch.eye(b), "anti-diagonal is missing"),
+    ("ground_truth_matrix", lambda b, lam: torch.tensor(gt(b, lam).tolist(), dtype=torch.float64), "float64"),
+    ("ground_truth_matrix", lambda b, lam: gt(b, lam)[:, :1], "expected (4, 4): B x B"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(s(z) @ fs(s(zv)).T / z.shape[1] / tau, dim=0),
+     "dim 1"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(fs(s(zv)) @ s(z).T / z.shape[1] / tau, dim=1),
+     "off by a transpose"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(s(z) @ s(zv).T / z.shape[1] / tau, dim=1),
+     "feature_standardize"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(s(z) @ fs(s(zv)).T / tau, dim=1), "not divided by D"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(s(z) @ fs(s(zv)).T / z.shape[1], dim=1),
+     "not divided by tau"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: s(z) @ fs(s(zv)).T / z.shape[1] / tau, "no softmax"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(F.normalize(z, dim=1) @ F.normalize(zv, dim=1).T / tau,
+                                                              dim=1), "cosine"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(z @ zv.T / tau, dim=0), "columns sum to 1"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(z, zv, tau) - gt(len(z), lam)).abs().sum(),
+     "takes the mean"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: ((pm(z, zv, tau) - gt(len(z), lam)) ** 2).mean(),
+     "squares the differences"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(z, zv, tau) - gt(len(z), lam)).mean(),
+     "absolute value is missing"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(z, zv, tau) - gt(len(z), 1 - lam)).abs().mean(),
+     "swapped in GT"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(z, zv, 2.0) - gt(len(z), lam)).abs().mean(),
+     "ignores tau"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(zv, z, tau) - gt(len(z), lam)).abs().mean(),
+     "z and z_vrt are swapped"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(z, zv, tau) - gt(len(z), lam)).abs().mean(1),
+     "single number"),
+    ("mixed_embeddings", lambda z, lam: mix(z, lam), "not standardised"),
+    ("mixed_embeddings", lambda z, lam: s(mix(z, lam)), "after mixing"),
+    ("mixed_embeddings", lambda z, lam: mix(s(z), 1 - lam), "swapped"),
+    ("mixed_embeddings", lambda z, lam: lam * s(z) + (1 - lam) * s(z).flip(1), "wrong dimension"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - s(zv)).abs().mean(), "feature_standardize"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - fs(s(zv))).abs().sum(), "takes the mean"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - fs(s(zv))).pow(2).mean(), "squares"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - fs(s(zv))).mean(), "absolute value"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(s(zv), lam) - fs(s(z))).abs().mean(),
+     "z and z_vrt are swapped"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(z, lam) - fs(s(zv))).abs().mean(), "before mixing"),
+    ("self_consistency_loss", lambda z, zv, lam: torch.tensor((mix(s(z), lam) - fs(s(zv))).abs().mean().item()),
+     "cut off from its inputs"),
+]
+
+
+def bt(z1, z2, alpha):
+    return trimix.barlow_twins_loss(z1, z2, alpha)
+
+
+def vrt(z, zv, lam, tau):
+    return trimix.virtual_embedding_loss(z, zv, lam, tau)
+
+
+def total_loss(parts_fn, total_fn):
+    def my_trimix_loss(z1, z2, z_vrt, lam, alpha=5e-3, beta=1000.0, gamma=200.0, tau=2.0):
+        parts = parts_fn(z1, z2, z_vrt, lam, alpha, beta, gamma, tau)
+        return total_fn(parts, beta, gamma), parts
+    return my_trimix_loss
+
+
+def right_parts(z1, z2, zv, lam, alpha, beta, gamma, tau):
+    return {"bt": bt(z1, z2, alpha), "vrt": vrt(z1, zv, lam, tau), "con": scl(z1, zv, lam)}
+
+
+def eq11(p, beta, gamma):
+    return p["bt"] + beta * p["vrt"] + gamma * p["con"]
+
+
+PLANTED += [
+    ("trimix_loss", total_loss(right_parts, lambda p, beta, gamma: p["bt"] + gamma * p["vrt"] + beta * p["con"]),
+     "beta and gamma are swapped"),
+    ("trimix_loss", total_loss(right_parts, lambda p, beta, gamma: p["bt"] + p["vrt"] + p["con"]), "not weighted"),
+    ("trimix_loss", total_loss(right_parts, lambda p, beta, gamma: p["bt"] + 1000 * p["vrt"] + 200 * p["con"]),
+     "ignores the beta and gamma"),
+    ("trimix_loss", total_loss(lambda z1, z2, zv, lam, alpha, beta, gamma, tau: {
+        "bt": bt(z1, z2, alpha), "vrt": beta * vrt(z1, zv, lam, tau), "con": gamma * scl(z1, zv, lam)},
+        lambda p, beta, gamma: p["bt"] + p["vrt"] + p["con"]), "is weighted"),
+    ("trimix_loss", total_loss(lambda z1, z2, zv, lam, alpha, beta, gamma, tau: {
+        "bt": bt(z1, z2, alpha), "vrt": vrt(z2, zv, lam, tau), "con": scl(z2, zv, lam)}, eq11), "computed from z2"),
+    ("trimix_loss", total_loss(lambda z1, z2, zv, lam, alpha, beta, gamma, tau: {
+        "bt": bt(z1, z2, alpha), "vrt": vrt(z1, zv, lam, 2.0), "con": scl(z1, zv, lam)}, eq11),
+     "ignores its argument tau"),
+    ("trimix_loss", lambda z1, z2, zv, lam, alpha=5e-3, beta=1000.0, gamma=200.0, tau=2.0:
+        eq11(right_parts(z1, z2, zv, lam, alpha, beta, gamma, tau), beta, gamma), "return a pair (total, parts)"),
+    ("trimix_loss", total_loss(lambda *a: dict(zip(["L_bt", "L_vrt", "L_con"], right_parts(*a).values())),
+                               lambda p, beta, gamma: sum(p.values())), "keys 'bt', 'vrt' and 'con'"),
+    ("trimix_loss", lambda *a: trimix.trimix_loss(*a), "the kit's own answer"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, words", PLANTED, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(PLANTED)])
+def test_check_names_the_planted_mistake(name, wrong, words):
+    message = failure(name, wrong)
+    assert words in message, message
+    assert message.startswith(f"my_{name}")
+
+
+def test_every_exercise_has_at_least_two_planted_mistakes_besides_the_generic_ones():
+    counts = {name: sum(n == name for n, _, _ in PLANTED) for name in EXERCISES}
+    assert min(counts.values()) >= 2, counts
+
+
+def test_messages_name_the_input_and_never_just_assertion_failed():
+    message = failure("cross_correlation", lambda a, b: s(a).T @ s(b))
+    assert "z1, z2 of shape (8, 5)" in message
+    message = failure("predicted_matrix", lambda z, zv, tau: torch.zeros(len(z), len(z)) + 1.0 / len(z))
+    assert "values differ" in message and "softmax" in message  # the generic message still says what to compute
+
+
+def test_either_rotation_of_the_identity_is_the_anti_diagonal():
+    """rot90(I) turns either way into the same anti-diagonal, so a clockwise rotation is no mistake in eq 8."""
+    assert checks.check_ground_truth_matrix(
+        lambda b, lam: lam * torch.eye(b) + (1 - lam) * torch.rot90(torch.eye(b), -1, dims=(0, 1))) is None
+
+
+def test_a_check_leaves_the_profiler_as_it_was():
+    import sys
+    before = sys.getprofile()
+    with pytest.raises(CheckFailed):
+        checks.check_mix_batch(lambda x, lam: trimix.mix_batch(x, lam))
+    assert sys.getprofile() is before
+
+
+def test_passing_something_else_than_a_function_is_explained():
+    with pytest.raises(CheckFailed, match="pass the function itself"):
+        checks.check_mix_batch(torch.zeros(3))
