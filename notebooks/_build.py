@@ -65,8 +65,21 @@ def check_cell(name: str):
     return cell
 
 
+def wrap_check(source: str) -> str:
+    """``# CHECK: name`` + body -> the body inside ``def check_name():`` and a call, so that the check's
+    variables never overwrite the notebook's own."""
+    first, _, body = source.partition("\n")
+    name = first[len("# CHECK: "):].strip()
+    inner = "\n".join(("    " + line) if line else line for line in body.splitlines())
+    return f"{first}\ndef check_{name}():\n{inner}\n\n\ncheck_{name}()"
+
+
 def build(name: str, cells: list):
-    """The notebook ``name`` from its cell list; each ``("ex", ...)`` cell is followed by its CHECK cell."""
+    """The notebook ``name`` from its cell list of ("md" | "code" | "ex" | "check", source).
+
+    An ``"ex"`` cell whose exercise has a check in ``trimix.checks`` gets its CHECK cell added here; other
+    exercises (notebooks 00, 05-08) are followed by their own inline ``"check"`` cell.
+    """
     nb = new_notebook()
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -83,11 +96,18 @@ def build(name: str, cells: list):
         if kind == "ex":
             exercise = re.search(r"^def my_(\w+)\(", source, re.M).group(1)
             assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source, source
-            assert exercise in CHECKS, f"no trimix.checks.check_{exercise}"
             cell.metadata["tags"] = ["exercise"]
             cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"my_{exercise}", "locked": False,
                                          "schema_version": 3, "solution": True, "task": False}
-            nb.cells.append(check_cell(exercise))
+            if exercise in CHECKS:
+                nb.cells.append(check_cell(exercise))
+        elif kind == "check":
+            assert source.startswith("# CHECK: "), source
+            exercise = source.partition("\n")[0][len("# CHECK: "):].strip()
+            cell.source = wrap_check(source)
+            cell.metadata["tags"] = ["check"]
+            cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"check_{exercise}", "locked": True,
+                                         "points": 1, "schema_version": 3, "solution": False, "task": False}
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"  # stable ids: rebuilding an unchanged notebook changes nothing
     nbformat.validate(nb)

@@ -8,60 +8,14 @@ in ``trimix/``; the notebooks only call it (``trimix.experiments`` holds what 05
 """
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
-from textwrap import dedent
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _build import header  # noqa: E402  (the title, badge, goals and set-up cell of notebooks 01-04)
-
-
-def wrap_check(source: str) -> str:
-    """``# CHECK: name`` + body -> the body inside ``def check_name():`` and a call, so that the check's
-    variables never overwrite the notebook's own."""
-    first, _, body = source.partition("\n")
-    name = first[len("# CHECK: "):].strip()
-    inner = "\n".join(("    " + line) if line else line for line in body.splitlines())
-    return f"{first}\ndef check_{name}():\n{inner}\n\n\ncheck_{name}()"
-
-
-def build(name: str, cells: list):
-    """The notebook from its cell list: ("md" | "code" | "ex" | "check", source)."""
-    nb = new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-        "colab": {"provenance": []},
-    }
-    for kind, source in cells:
-        source = dedent(source).strip("\n")
-        if kind == "md":
-            nb.cells.append(new_markdown_cell(source))
-            continue
-        cell = new_code_cell(source)
-        if kind == "ex":
-            exercise = re.search(r"^def my_(\w+)\(", source, re.M).group(1)
-            assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source, source
-            cell.metadata["tags"] = ["exercise"]
-            cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"my_{exercise}", "locked": False,
-                                         "schema_version": 3, "solution": True, "task": False}
-        elif kind == "check":
-            assert source.startswith("# CHECK: "), source
-            exercise = source.partition("\n")[0][len("# CHECK: "):].strip()
-            cell.source = wrap_check(source)
-            cell.metadata["tags"] = ["check"]
-            cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"check_{exercise}", "locked": True,
-                                         "points": 1, "schema_version": 3, "solution": False, "task": False}
-        nb.cells.append(cell)
-    for i, cell in enumerate(nb.cells):
-        cell.id = f"cell-{i:02d}"  # stable ids: rebuilding an unchanged notebook changes nothing
-    nbformat.validate(nb)
-    return nb
+from _build import build, header  # noqa: E402  (title, badge, goals, set-up cell; notebook assembly)
 
 
 IMPORTS = """
