@@ -25,3 +25,13 @@ def test_replace_refuses_unknown_fields():
     assert quick_config(epochs=1).epochs == 1
     with pytest.raises(ValueError, match="unknown config field"):
         paper_config(learning_rate=0.1)
+
+
+def test_public_api_is_exported():
+    import trimix
+
+    names = ["sample_lambda", "mix_batch", "ground_truth_matrix", "predicted_matrix", "barlow_twins_loss",
+             "virtual_embedding_loss", "self_consistency_loss", "trimix_loss", "SSLNet", "TriMix", "BarlowTwins",
+             "load_dataset", "two_views", "pretrain", "extract_features", "knn_accuracy", "linear_probe"]
+    missing = [n for n in names if not callable(getattr(trimix, n, None))]
+    assert not missing, missing

@@ -11,6 +11,9 @@ from trimix.config import (
     quick_config,
     quick_requested,
 )
+from trimix.augment import augment_batch, prepare, two_views
+from trimix.data import DATASETS, ImageData, load_dataset, make_shapes
+from trimix.evaluate import extract_features, knn_accuracy, linear_probe
 from trimix.losses import (
     barlow_twins_loss,
     cross_correlation,
@@ -33,5 +36,8 @@ from trimix.mixing import (
 )
 from trimix.models import SSLNet, projector, resnet18_backbone
 from trimix.standardize import batch_standardize, feature_standardize
+from trimix.train import model_from_checkpoint, pretrain
+
+# viz, widgets, experiments, checks and assignments are submodules: `from trimix import viz, widgets`.
 
 __version__ = "0.1.0"
