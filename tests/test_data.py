@@ -158,7 +158,7 @@ def test_folder(tmp_path):
     cat0 = np.array(Image.open(tmp_path / "train" / "cat" / "0.png"))
     assert torch.equal(train[0][0], torch.from_numpy(cat0).permute(2, 0, 1))
     test = load_dataset(f"folder:{tmp_path}", "test")
-    assert test.labels.tolist() == [1] and test.classes == ["cat", "dog"]
+    assert test.labels.tolist() == [1] and test.classes == ["cat", "dog"] and test.name == f"folder:{tmp_path}/test"
 
 
 def test_folder_errors(tmp_path):
