@@ -75,21 +75,22 @@ def _write_json(path: Path, results: dict) -> None:
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from trimix.evaluate import extract_features, knn_accuracy
-    from trimix.train import build_model, pretrain
+    from trimix.train import build_model, pretrain, resolve_device
 
     config = _config_from_args(args)
-    result = pretrain(config, resume=not args.no_resume, progress=not args.no_progress)
+    train = load_dataset(config.dataset, "train", root=config.root, download=config.download)  # decoded once
+    result = pretrain(config, data=train, resume=not args.no_resume, progress=not args.no_progress)
     results = {"config": config.to_dict(), "steps": result.steps, "seconds": round(result.seconds, 1),
                "final_loss": {k: v[-1] for k, v in result.history.items() if k not in ("step", "epoch")}}
     rows = [("steps", str(result.steps)), ("seconds", f"{result.seconds:.1f}"),
             ("final loss", f"{results['final_loss'].get('total', float('nan')):.4g}")]
     if not args.no_eval:
-        train = load_dataset(config.dataset, "train", root=config.root)
         test = load_dataset(config.dataset, "test", root=config.root)
+        device = resolve_device(config.device)
         random_net = build_model(config, train.image_size).net  # the same initialisation, untrained
         for name, net in (("trained", result.method.net), ("random", random_net)):
-            f_train, y_train = extract_features(net, train, device=config.device if config.device != "auto" else None)
-            f_test, y_test = extract_features(net, test, device=config.device if config.device != "auto" else None)
+            f_train, y_train = extract_features(net, train, device=device)
+            f_test, y_test = extract_features(net, test, device=device)
             acc = knn_accuracy(f_train, y_train, f_test, y_test, k=args.knn_k, temperature=args.knn_t,
                                num_classes=train.num_classes)
             results[f"knn_{name}"] = acc

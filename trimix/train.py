@@ -69,12 +69,13 @@ def build_model(config: Config, image_size: int) -> nn.Module:
     """The SSLNet of ``config`` wrapped in its method (seeded from ``config.seed``)."""
     torch.manual_seed(config.seed)
     net = SSLNet(image_size, config.width, config.proj_hidden, config.proj_dim, config.proj_layers)
-    if config.method.lower().replace("-", "_") == "trimix":
+    key = config.method.lower().replace("-", "_")
+    if key == "trimix":
         return TriMix(
             net, config.alpha, config.beta, config.gamma, config.tau, config.feature_norm,
             config.vrt_on, config.con_on, generator=torch.Generator().manual_seed(config.seed),
         )
-    kwargs = {"alpha": config.alpha} if config.method.lower().replace("-", "_") == "barlow_twins" else {}
+    kwargs = {"alpha": config.alpha} if key == "barlow_twins" else {}
     return build_method(config.method, net, **kwargs)
 
 
