@@ -8,6 +8,7 @@ from trimix import (
     barlow_twins_loss,
     cross_correlation,
     ground_truth_matrix,
+    mix_batch,
     predicted_matrix,
     self_consistency_loss,
     trimix_loss,
@@ -164,13 +165,19 @@ def test_predicted_rows_sum_to_one(tau):
     close(m.sum(dim=1), torch.ones(7))
 
 
-def test_virtual_loss_of_a_perfect_prediction_is_zero(monkeypatch):
-    import trimix.losses as losses
-
-    gt = ground_truth_matrix(6, 0.4)
-    monkeypatch.setattr(losses, "predicted_matrix", lambda *a, **k: gt.clone())
-    z1, _, z_vrt = embeddings(0, 6)
-    assert losses.virtual_embedding_loss(z1, z_vrt, 0.4).item() == 0.0
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("b", [5, 8])
+@pytest.mark.parametrize("lam", [0.0, 0.5, 1.0])
+def test_virtual_loss_is_zero_when_m_finds_the_mixed_pairs(seed, b, lam):
+    # Virtual embeddings that are exactly the mixed embeddings, with a cold softmax: each row of M puts its
+    # mass on the samples row m was mixed from (both, equally, at lam = 0.5), which is GT. The same M scored
+    # against another lambda's GT is off by exactly the difference of the two GTs.
+    z = torch.randn(b, 64, generator=torch.Generator().manual_seed(seed))
+    z_vrt = mix_batch(z, lam)
+    close(predicted_matrix(z, z_vrt, tau=1e-3), ref_gt(b, lam), tol=1e-6)
+    assert virtual_embedding_loss(z, z_vrt, lam, tau=1e-3).item() == pytest.approx(0.0, abs=1e-6)
+    expected = (ref_gt(b, lam) - ref_gt(b, 0.3)).abs().mean()
+    close(virtual_embedding_loss(z, z_vrt, 0.3, tau=1e-3), expected, tol=1e-6)
 
 
 def test_virtual_loss_near_two_over_b_for_uniform_m():

@@ -42,6 +42,23 @@ def test_trimix_loss_is_eq11_of_its_three_forward_passes():
     assert set(parts) == {"bt", "vrt", "con"} and method.last_lambda == pytest.approx(0.4)
 
 
+@pytest.mark.parametrize("vrt_on, con_on", [("y", "y"), ("z", "y"), ("y", "z")])
+def test_table_vii_variants_put_the_extra_terms_on_the_chosen_embeddings(vrt_on, con_on):
+    net = small_net()
+    net.eval()
+    x1, x2 = batch()
+    total, parts = TriMix(net, beta=10.0, gamma=2.0, vrt_on=vrt_on, con_on=con_on).loss(x1, x2, lam=0.7)
+    y1, z1 = net(x1)
+    _, z2 = net(x2)
+    y_vrt, z_vrt = net(mix_batch(x1, 0.7))
+    pick = {"y": (y1, y_vrt), "z": (z1, z_vrt)}
+    vrt = virtual_embedding_loss(*pick[vrt_on], 0.7)
+    con = self_consistency_loss(*pick[con_on], 0.7)
+    torch.testing.assert_close(parts["vrt"], vrt)
+    torch.testing.assert_close(parts["con"], con)
+    torch.testing.assert_close(total, barlow_twins_loss(z1, z2) + 10 * vrt + 2 * con)
+
+
 def test_lambda_is_drawn_from_the_methods_generator():
     x1, x2 = batch()
     lams = []

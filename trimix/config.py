@@ -9,6 +9,13 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+# The paper's hyperparameters, defined once: the defaults of Config and of the loss and method signatures.
+# TriMix (section IV-A): alpha as in Barlow Twins, beta and gamma found by grid search, tau "widely adopted".
+ALPHA = 5e-3
+BETA = 1000.0
+GAMMA = 200.0
+TAU = 2.0
+
 
 @dataclass
 class Config:
@@ -29,10 +36,10 @@ class Config:
     weight_decay: float = 1e-6
     max_steps: int | None = None  # stop early after this many steps (quick runs, benchmarks)
     # objective (alpha, beta, gamma, tau)
-    alpha: float = 5e-3
-    beta: float = 1000.0
-    gamma: float = 200.0
-    tau: float = 2.0
+    alpha: float = ALPHA
+    beta: float = BETA
+    gamma: float = GAMMA
+    tau: float = TAU
     feature_norm: bool = True
     vrt_on: str = "z"
     con_on: str = "z"

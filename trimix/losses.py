@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trimix.mixing import check_lambda, ground_truth_matrix, mix_batch, predicted_matrix
+from trimix.config import ALPHA, BETA, GAMMA, TAU
+from trimix.mixing import check_lambda, ground_truth_matrix, mixed_embeddings, predicted_matrix
 from trimix.standardize import (
     batch_standardize,
     check_embeddings,
@@ -49,7 +50,7 @@ def redundancy_term(c: Tensor) -> Tensor:
     return off_diagonal(c).pow(2).sum()
 
 
-def barlow_twins_loss(z1: Tensor, z2: Tensor, alpha: float = 5e-3) -> Tensor:
+def barlow_twins_loss(z1: Tensor, z2: Tensor, alpha: float = ALPHA) -> Tensor:
     """Paper eq 1: ``L_BT = L_inv + alpha * L_rr`` on the cross-correlation of eq 4.
 
     Args:
@@ -63,7 +64,7 @@ def barlow_twins_loss(z1: Tensor, z2: Tensor, alpha: float = 5e-3) -> Tensor:
 
 
 def virtual_embedding_loss(
-    z: Tensor, z_vrt: Tensor, lam: float, tau: float = 2.0, *, feature_norm: bool = True
+    z: Tensor, z_vrt: Tensor, lam: float, tau: float = TAU, *, feature_norm: bool = True
 ) -> Tensor:
     """Paper eq 8: ``L_vrt = mean |M - GT|`` over all B*B entries (L1, mean reduction).
 
@@ -85,8 +86,8 @@ def virtual_embedding_loss(
 def self_consistency_loss(z: Tensor, z_vrt: Tensor, lam: float, *, feature_norm: bool = True) -> Tensor:
     """Paper eq 10: ``L_con = mean |Z~ - v|`` over all B*D entries.
 
-    ``Z~ = lam * s(z) + (1 - lam) * flip(s(z))`` is eq 9; ``v`` is the virtual embeddings standardised
-    along the batch and then along the features (Algorithm 1 lines 29-30, 38).
+    ``Z~ = lam * s(z) + (1 - lam) * flip(s(z))`` is eq 9 (``mixed_embeddings``); ``v`` is the virtual
+    embeddings standardised along the batch and then along the features (Algorithm 1 lines 29-30, 38).
 
     Args:
         z: (B, D) raw projector outputs of the first view.
@@ -98,8 +99,7 @@ def self_consistency_loss(z: Tensor, z_vrt: Tensor, lam: float, *, feature_norm:
     check_embeddings(z, "z")
     check_embeddings(z_vrt, "z_vrt")
     check_same_shape(z, z_vrt, "z, z_vrt")
-    z_mix = mix_batch(batch_standardize(z), check_lambda(lam))
-    return (z_mix - virtual_standardize(z_vrt, feature_norm)).abs().mean()
+    return (mixed_embeddings(z, lam) - virtual_standardize(z_vrt, feature_norm)).abs().mean()
 
 
 def trimix_loss(
@@ -107,12 +107,14 @@ def trimix_loss(
     z2: Tensor,
     z_vrt: Tensor,
     lam: float,
-    alpha: float = 5e-3,
-    beta: float = 1000.0,
-    gamma: float = 200.0,
-    tau: float = 2.0,
+    alpha: float = ALPHA,
+    beta: float = BETA,
+    gamma: float = GAMMA,
+    tau: float = TAU,
     *,
     feature_norm: bool = True,
+    vrt_inputs: tuple[Tensor, Tensor] | None = None,
+    con_inputs: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Paper eq 11: ``L = L_BT + beta * L_vrt + gamma * L_con``.
 
@@ -120,14 +122,19 @@ def trimix_loss(
         z1, z2: (B, D) raw projector outputs of the two views.
         z_vrt: (B, D) raw projector outputs of ``mix_batch(x1, lam)``.
         lam: the mixing factor.
+        vrt_inputs, con_inputs: the (first view, virtual batch) pair that L_vrt and L_con compare, each
+            (B, F); None means ``(z1, z_vrt)``, the paper's choice. The Table VII ablation passes the
+            backbone features ``(y1, y_vrt)`` instead.
     Returns:
         (total, parts) with parts ``{"bt", "vrt", "con"}``, each the *unweighted* term.
     """
     check_same_shape(z1, z2)
+    vrt_inputs = (z1, z_vrt) if vrt_inputs is None else vrt_inputs
+    con_inputs = (z1, z_vrt) if con_inputs is None else con_inputs
     parts = {
         "bt": barlow_twins_loss(z1, z2, alpha),
-        "vrt": virtual_embedding_loss(z1, z_vrt, lam, tau, feature_norm=feature_norm),
-        "con": self_consistency_loss(z1, z_vrt, lam, feature_norm=feature_norm),
+        "vrt": virtual_embedding_loss(*vrt_inputs, lam, tau, feature_norm=feature_norm),
+        "con": self_consistency_loss(*con_inputs, lam, feature_norm=feature_norm),
     }
     total = parts["bt"] + beta * parts["vrt"] + gamma * parts["con"]
     return total, parts

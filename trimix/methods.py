@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from trimix.losses import barlow_twins_loss, self_consistency_loss, trimix_loss, virtual_embedding_loss
+from trimix.config import ALPHA, BETA, GAMMA, TAU
+from trimix.losses import barlow_twins_loss, trimix_loss
 from trimix.mixing import check_tau, mix_batch, sample_lambda
 from trimix.models import SSLNet
 
@@ -17,7 +18,7 @@ from trimix.models import SSLNet
 class BarlowTwins(nn.Module):
     """Barlow Twins (paper eq 1): the baseline TriMix builds on."""
 
-    def __init__(self, net: SSLNet, alpha: float = 5e-3):
+    def __init__(self, net: SSLNet, alpha: float = ALPHA):
         super().__init__()
         self.net, self.alpha = net, alpha
 
@@ -43,10 +44,10 @@ class TriMix(nn.Module):
     def __init__(
         self,
         net: SSLNet,
-        alpha: float = 5e-3,
-        beta: float = 1000.0,
-        gamma: float = 200.0,
-        tau: float = 2.0,
+        alpha: float = ALPHA,
+        beta: float = BETA,
+        gamma: float = GAMMA,
+        tau: float = TAU,
         feature_norm: bool = True,
         vrt_on: str = "z",
         con_on: str = "z",
@@ -67,17 +68,11 @@ class TriMix(nn.Module):
         y1, z1 = self.net(x1)
         _, z2 = self.net(x2)
         y_vrt, z_vrt = self.net(mix_batch(x1, lam))
-        if self.vrt_on == "z" and self.con_on == "z":
-            total, parts = trimix_loss(
-                z1, z2, z_vrt, lam, self.alpha, self.beta, self.gamma, self.tau, feature_norm=self.feature_norm
-            )
-        else:  # Table VII variants: the two extra terms on the backbone features y
-            pick = {"y": (y1, y_vrt), "z": (z1, z_vrt)}
-            bt = barlow_twins_loss(z1, z2, self.alpha)
-            vrt = virtual_embedding_loss(*pick[self.vrt_on], lam, self.tau, feature_norm=self.feature_norm)
-            con = self_consistency_loss(*pick[self.con_on], lam, feature_norm=self.feature_norm)
-            parts = {"bt": bt, "vrt": vrt, "con": con}
-            total = bt + self.beta * vrt + self.gamma * con
+        pick = {"y": (y1, y_vrt), "z": (z1, z_vrt)}  # Table VII: the extra terms on y or on z
+        total, parts = trimix_loss(
+            z1, z2, z_vrt, lam, self.alpha, self.beta, self.gamma, self.tau, feature_norm=self.feature_norm,
+            vrt_inputs=pick[self.vrt_on], con_inputs=pick[self.con_on],
+        )
         self.last_lambda = lam  # a float, for plots; kept out of parts so the step stays on the device
         return total, parts
 

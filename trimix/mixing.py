@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from trimix.config import TAU
 from trimix.standardize import (
     batch_standardize,
     check_embeddings,
@@ -106,7 +107,7 @@ def similarity_matrix(z: Tensor, z_vrt: Tensor, feature_norm: bool = True) -> Te
     return batch_standardize(z) @ v.T / z.shape[1]
 
 
-def predicted_matrix(z: Tensor, z_vrt: Tensor, tau: float = 2.0, *, feature_norm: bool = True) -> Tensor:
+def predicted_matrix(z: Tensor, z_vrt: Tensor, tau: float = TAU, *, feature_norm: bool = True) -> Tensor:
     """Paper eq 7: ``M = softmax(similarity_matrix(z, z_vrt) / tau, dim=1)``; each row is a distribution.
 
     Args:
