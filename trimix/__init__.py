@@ -24,6 +24,7 @@ from trimix.losses import (
     trimix_loss,
     virtual_embedding_loss,
 )
+from trimix.baseline_losses import byol_loss, simclr_loss, vicreg_loss
 from trimix.methods import METHODS, BarlowTwins, TriMix, build_method
 from trimix.mixing import (
     flip,

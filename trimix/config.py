@@ -15,6 +15,14 @@ ALPHA = 5e-3
 BETA = 1000.0
 GAMMA = 200.0
 TAU = 2.0
+# The baselines' own settings (DESIGN.md section 9). Everything else (encoder, projector, views, Adam,
+# lr, weight decay, batch) is TriMix's, so that a table compares objectives only.
+SIMCLR_TEMPERATURE = 0.2  # solo-learn, scripts/pretrain/cifar/simclr.yaml (temperature: 0.2)
+BYOL_MOMENTUM = 0.99  # solo-learn, scripts/pretrain/cifar/byol.yaml (base_tau 0.99 -> final_tau 1.0)
+BYOL_PREDICTOR_HIDDEN = 4096  # BYOL paper section 3.3 (predictor MLP, hidden 4096); solo-learn pred_hidden_dim
+VICREG_SIM_COEFF = 25.0  # VICReg paper section 4.1: lambda = mu = 25, nu = 1 (and solo-learn's cifar vicreg.yaml)
+VICREG_STD_COEFF = 25.0
+VICREG_COV_COEFF = 1.0
 
 
 @dataclass
