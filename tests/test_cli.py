@@ -25,6 +25,16 @@ def test_pretrain_writes_results_with_trained_and_random_knn(run_dir, capsys):
     assert (run_dir / "checkpoint.pt").exists()
 
 
+@pytest.mark.parametrize("method", ["simclr", "byol", "vicreg"])
+def test_pretrain_runs_every_baseline(method, tmp_path):
+    argv = ["pretrain", *TINY, "--method", method, "--byol-predictor-hidden", "32", "--max-steps", "3",
+            "--out-dir", str(tmp_path), "--no-eval"]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["steps"] == 3 and results["config"]["method"] == method
+    assert set(results["final_loss"]) >= {"total", method}
+
+
 def test_evaluate_writes_json(run_dir):
     code = main(["evaluate", str(run_dir / "checkpoint.pt"), "--protocols", "knn", "linear", "--k", "10",
                  "--linear-epochs", "2", "--random-baseline", "--device", "cpu"])
@@ -37,6 +47,8 @@ def test_help_reads_well():
     out = subprocess.run([sys.executable, "-m", "trimix", "pretrain", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "--beta" in out.stdout and "virtual embeddings" in out.stdout and "1000" in out.stdout
+    assert "barlow_twins, byol, simclr, trimix, vicreg" in " ".join(out.stdout.split())
+    assert "--simclr-temperature" in out.stdout and "--byol-momentum" in out.stdout
 
 
 @pytest.mark.parametrize(

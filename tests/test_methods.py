@@ -1,9 +1,13 @@
-"""TriMix and Barlow Twins as trainable methods: gradients reach everything, a few steps lower the loss."""
+"""The methods as trainable modules: gradients reach everything, a few steps lower the loss, BYOL's target."""
+import math
+
 import pytest
 import torch
 
-from trimix import BarlowTwins, SSLNet, TriMix, build_method
+from trimix import BYOL, METHODS, BarlowTwins, SimCLR, SSLNet, TriMix, VICReg, build_method
+from trimix.config import quick_config
 from trimix.losses import barlow_twins_loss, self_consistency_loss, virtual_embedding_loss
+from trimix.methods import cosine_momentum, method_class
 from trimix.mixing import mix_batch
 
 
@@ -69,19 +73,75 @@ def test_lambda_is_drawn_from_the_methods_generator():
     assert lams[0] == lams[1] and 0 <= lams[0] <= 1
 
 
-@pytest.mark.parametrize("make", [lambda n: TriMix(n), lambda n: BarlowTwins(n), lambda n: TriMix(n, vrt_on="y", con_on="y")])
+@pytest.mark.parametrize("make", [
+    lambda n: TriMix(n), lambda n: BarlowTwins(n), lambda n: TriMix(n, vrt_on="y", con_on="y"),
+    lambda n: SimCLR(n), lambda n: BYOL(n, predictor_hidden=32), lambda n: VICReg(n),
+])
 def test_a_few_adam_steps_lower_the_loss(make):
     method = make(small_net())
     opt = torch.optim.Adam(method.parameters(), lr=1e-3)
     x1, x2 = batch(b=32)
     losses = []
-    for _ in range(8):
+    for step in range(8):
         total, _ = method.loss(x1, x2, lam=0.3) if isinstance(method, TriMix) else method.loss(x1, x2)
         opt.zero_grad()
         total.backward()
         opt.step()
+        method.after_step(step / 8)
         losses.append(total.item())
     assert losses[-1] < losses[0], losses
+
+
+# ---- BYOL's target network ----
+def test_byol_target_starts_as_the_online_network_and_gets_no_gradient():
+    method = BYOL(small_net(), predictor_hidden=16)
+    for (name, t), o in zip(method.target.named_parameters(), method.net.parameters()):
+        assert torch.equal(t, o) and not t.requires_grad, name
+    total, _ = method.loss(*batch())
+    total.backward()
+    assert all(p.grad is None for p in method.target.parameters())
+    assert all(p.grad is not None for p in [*method.net.parameters(), *method.predictor.parameters()])
+    assert any(k.startswith("target.") for k in method.state_dict())  # saved in checkpoints
+
+
+@pytest.mark.parametrize("progress", [0.0, 0.25, 0.5, 1.0])
+def test_byol_ema_update_follows_the_formula(progress):
+    method = BYOL(small_net(), predictor_hidden=16, momentum=0.9)
+    with torch.no_grad():  # make online and target differ
+        for p in method.net.parameters():
+            p.add_(torch.randn_like(p))
+    before = [p.clone() for p in method.target.parameters()]
+    method.after_step(progress)
+    m = 1 - (1 - 0.9) * (math.cos(math.pi * progress) + 1) / 2
+    for old, new, online in zip(before, method.target.parameters(), method.net.parameters()):
+        torch.testing.assert_close(new, m * old + (1 - m) * online)
+
+
+def test_byol_momentum_schedule():
+    assert cosine_momentum(0.99, 0.0) == pytest.approx(0.99)
+    assert cosine_momentum(0.99, 0.5) == pytest.approx(0.995)
+    assert cosine_momentum(0.99, 1.0) == 1.0
+    values = [cosine_momentum(0.99, k / 10) for k in range(11)]
+    assert values == sorted(values)
+    with pytest.raises(ValueError, match="progress"):
+        cosine_momentum(0.99, 1.5)
+    with pytest.raises(ValueError, match="momentum"):
+        BYOL(small_net(), momentum=1.5)
+
+
+def test_every_method_is_built_from_the_registry_with_its_config_fields():
+    config = quick_config(alpha=0.01, simclr_temperature=0.3, byol_momentum=0.95, byol_predictor_hidden=24,
+                          vicreg_sim_coeff=5.0, vicreg_std_coeff=6.0, vicreg_cov_coeff=7.0, tau=0.5)
+    built = {name: cls.from_config(small_net(), config) for name, cls in METHODS.items()}
+    assert {name: type(m) for name, m in built.items()} == {
+        "trimix": TriMix, "barlow_twins": BarlowTwins, "simclr": SimCLR, "byol": BYOL, "vicreg": VICReg}
+    assert built["trimix"].tau == 0.5 and built["barlow_twins"].alpha == 0.01
+    assert built["simclr"].temperature == 0.3
+    assert built["byol"].momentum == 0.95 and built["byol"].predictor[0].out_features == 24
+    assert (built["vicreg"].sim_coeff, built["vicreg"].std_coeff, built["vicreg"].cov_coeff) == (5.0, 6.0, 7.0)
+    parts = {name: set(m.loss(*batch(b=8))[1]) for name, m in built.items()}
+    assert parts == {"trimix": {"bt", "vrt", "con"}, "barlow_twins": {"bt"}, "simclr": {"simclr"}, "byol": {"byol"},
+                     "vicreg": {"vicreg"}}
 
 
 def test_build_method_and_bad_options():

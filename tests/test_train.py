@@ -45,6 +45,33 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, tiny_data):
     assert straight.history["total"] == resumed.history["total"]
 
 
+def test_byol_resume_is_exact_with_its_target_network(tmp_path, tiny_data):
+    byol = dict(method="byol", byol_predictor_hidden=16)
+    straight = pretrain(tiny_config(tmp_path / "a", **byol), data=tiny_data, progress=False)
+    # stopped mid-epoch (step 4 of 6), then at step 8, then run to the end; max_steps stops a run early but
+    # the momentum schedule still spans the planned 2 epochs, so the pieces add up to the straight run
+    for max_steps in (4, 8, None):
+        resumed = pretrain(tiny_config(tmp_path / "b", max_steps=max_steps, **byol), data=tiny_data, progress=False)
+    a, b = weights(straight), weights(resumed)
+    assert any(k.startswith("target.") for k in a) and a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+    assert straight.history["byol"] == resumed.history["byol"]
+    assert any(not torch.equal(a[f"target.{k}"], v) for k, v in straight.method.net.state_dict().items())
+    with pytest.raises(CheckpointError, match="byol_momentum"):
+        pretrain(tiny_config(tmp_path / "b", byol_momentum=0.9, **byol), data=tiny_data, progress=False)
+
+
+def test_a_checkpoint_older_than_a_config_field_resumes_at_its_default(tmp_path, tiny_data):
+    pretrain(tiny_config(tmp_path, max_steps=2), data=tiny_data, progress=False)
+    state = load_checkpoint(tmp_path)
+    del state["config"]["simclr_temperature"]  # as written before SimCLR was added
+    torch.save(state, tmp_path / "checkpoint.pt")
+    assert pretrain(tiny_config(tmp_path, max_steps=4), data=tiny_data, progress=False).steps == 4
+    with pytest.raises(CheckpointError, match="simclr_temperature"):
+        pretrain(tiny_config(tmp_path, simclr_temperature=0.5), data=tiny_data, progress=False)
+
+
 def test_history_has_every_part_and_training_lowers_the_loss(tmp_path, tiny_data):
     config = tiny_config(tmp_path, epochs=3, log_every=3)
     result = pretrain(config, data=tiny_data, progress=False)

@@ -25,7 +25,7 @@ from trimix.losses import (
     virtual_embedding_loss,
 )
 from trimix.baseline_losses import byol_loss, simclr_loss, vicreg_loss
-from trimix.methods import METHODS, BarlowTwins, TriMix, build_method
+from trimix.methods import BYOL, METHODS, BarlowTwins, SimCLR, SSLMethod, TriMix, VICReg, build_method
 from trimix.mixing import (
     flip,
     ground_truth_matrix,

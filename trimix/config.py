@@ -51,6 +51,13 @@ class Config:
     feature_norm: bool = True
     vrt_on: str = "z"
     con_on: str = "z"
+    # the baselines' own settings (sources beside the constants above)
+    simclr_temperature: float = SIMCLR_TEMPERATURE
+    byol_momentum: float = BYOL_MOMENTUM  # the start of the cosine schedule to 1
+    byol_predictor_hidden: int = BYOL_PREDICTOR_HIDDEN  # 4096 at paper scale; smaller nets want a smaller one
+    vicreg_sim_coeff: float = VICREG_SIM_COEFF
+    vicreg_std_coeff: float = VICREG_STD_COEFF
+    vicreg_cov_coeff: float = VICREG_COV_COEFF
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu

@@ -1,26 +1,74 @@
-"""One small module per self-supervised method. Each wraps an ``SSLNet`` and has
-``loss(x1, x2) -> (total, parts)`` taking the two augmented views (N, 3, H, W).
+"""The self-supervised methods of the paper's tables, one small class each, in one registry ``METHODS``.
 
-The paper's other baselines (SimCLR, BYOL, VICReg) follow the same pattern and are registered in
-``METHODS`` when they are added.
+Every method wraps the same ``SSLNet`` (ResNet-18 + the paper's projector), takes the same two augmented
+views (N, 3, H, W), and differs only in its objective (DESIGN.md section 9):
+
+    method = METHODS[name].from_config(net, config)   # what train.build_model does
+    total, parts = method.loss(x1, x2)                # parts: each term, unweighted, for the history
+    ... optimiser step ...
+    method.after_step(progress)                       # per-step state (BYOL's target); a no-op otherwise
 """
 from __future__ import annotations
+
+import copy
+import math
 
 import torch
 from torch import Tensor, nn
 
-from trimix.config import ALPHA, BETA, GAMMA, TAU
+from trimix.baseline_losses import byol_loss, simclr_loss, vicreg_loss
+from trimix.config import (
+    ALPHA,
+    BETA,
+    BYOL_MOMENTUM,
+    BYOL_PREDICTOR_HIDDEN,
+    GAMMA,
+    SIMCLR_TEMPERATURE,
+    TAU,
+    VICREG_COV_COEFF,
+    VICREG_SIM_COEFF,
+    VICREG_STD_COEFF,
+    Config,
+)
 from trimix.losses import barlow_twins_loss, trimix_loss
 from trimix.mixing import check_tau, mix_batch, sample_lambda
-from trimix.models import SSLNet
+from trimix.models import SSLNet, projector
 
 
-class BarlowTwins(nn.Module):
+class SSLMethod(nn.Module):
+    """What the training loop needs from a method: ``net``, ``loss``, ``from_config`` and ``after_step``."""
+
+    def __init__(self, net: SSLNet):
+        super().__init__()
+        self.net = net  # the online network; ``net.backbone`` is what evaluation scores
+
+    @classmethod
+    def from_config(cls, net: SSLNet, config: Config) -> "SSLMethod":
+        """This method around ``net`` with its own hyperparameters read from ``config``."""
+        return cls(net)
+
+    def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    def after_step(self, progress: float) -> None:
+        """Called by ``train.train_step`` after every optimiser step, for state the optimiser does not update.
+
+        ``progress`` = k / K in [0, 1): k steps were done before this one, K is the length of the planned run
+        (``config.epochs`` epochs; ``max_steps`` stops a run early without shortening it, so a run stopped
+        and resumed sees the same values as one that was not). A no-op here; BYOL moves its target.
+        """
+
+
+class BarlowTwins(SSLMethod):
     """Barlow Twins (paper eq 1): the baseline TriMix builds on."""
 
     def __init__(self, net: SSLNet, alpha: float = ALPHA):
-        super().__init__()
-        self.net, self.alpha = net, alpha
+        super().__init__(net)
+        self.alpha = alpha
+
+    @classmethod
+    def from_config(cls, net: SSLNet, config: Config) -> "BarlowTwins":
+        return cls(net, config.alpha)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         _, z1 = self.net(x1)
@@ -29,7 +77,7 @@ class BarlowTwins(nn.Module):
         return bt, {"bt": bt}
 
 
-class TriMix(nn.Module):
+class TriMix(SSLMethod):
     """TriMix (paper eq 11, Algorithm 1): Barlow Twins + beta * L_vrt + gamma * L_con.
 
     Each call of ``loss`` draws one lam ~ U(0, 1), mixes the first view with its reverse (eq 5) and runs
@@ -53,15 +101,19 @@ class TriMix(nn.Module):
         con_on: str = "z",
         generator: torch.Generator | None = None,
     ):
-        super().__init__()
+        super().__init__(net)
         for name, value in (("vrt_on", vrt_on), ("con_on", con_on)):
             if value not in ("y", "z"):
                 raise ValueError(f"{name} must be 'z' (embeddings) or 'y' (backbone features), got {value!r}")
-        self.net = net
         self.alpha, self.beta, self.gamma, self.tau = alpha, beta, gamma, check_tau(tau)
         self.feature_norm, self.vrt_on, self.con_on = feature_norm, vrt_on, con_on
         self.generator = generator  # CPU generator for lam: seeded runs repeat, no GPU sync
         self.last_lambda: float | None = None
+
+    @classmethod
+    def from_config(cls, net: SSLNet, config: Config) -> "TriMix":
+        return cls(net, config.alpha, config.beta, config.gamma, config.tau, config.feature_norm,
+                   config.vrt_on, config.con_on, generator=torch.Generator().manual_seed(config.seed))
 
     def loss(self, x1: Tensor, x2: Tensor, lam: float | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         lam = sample_lambda(self.generator) if lam is None else lam
@@ -77,12 +129,108 @@ class TriMix(nn.Module):
         return total, parts
 
 
-METHODS: dict[str, type[nn.Module]] = {"trimix": TriMix, "barlow_twins": BarlowTwins}
+class SimCLR(SSLMethod):
+    """SimCLR (Chen et al. 2020): NT-Xent over the 2B embeddings of the two views (``simclr_loss``)."""
+
+    def __init__(self, net: SSLNet, temperature: float = SIMCLR_TEMPERATURE):
+        super().__init__(net)
+        self.temperature = temperature
+
+    @classmethod
+    def from_config(cls, net: SSLNet, config: Config) -> "SimCLR":
+        return cls(net, config.simclr_temperature)
+
+    def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        _, z1 = self.net(x1)
+        _, z2 = self.net(x2)
+        loss = simclr_loss(z1, z2, self.temperature)
+        return loss, {"simclr": loss}
 
 
-def build_method(name: str, net: SSLNet, **kwargs) -> nn.Module:
-    """Look up a method by name (``METHODS``) and wrap ``net`` with it."""
+class VICReg(SSLMethod):
+    """VICReg (Bardes et al. 2022): invariance + variance + covariance terms (``vicreg_loss``)."""
+
+    def __init__(self, net: SSLNet, sim_coeff: float = VICREG_SIM_COEFF, std_coeff: float = VICREG_STD_COEFF,
+                 cov_coeff: float = VICREG_COV_COEFF):
+        super().__init__(net)
+        self.sim_coeff, self.std_coeff, self.cov_coeff = sim_coeff, std_coeff, cov_coeff
+
+    @classmethod
+    def from_config(cls, net: SSLNet, config: Config) -> "VICReg":
+        return cls(net, config.vicreg_sim_coeff, config.vicreg_std_coeff, config.vicreg_cov_coeff)
+
+    def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        _, z1 = self.net(x1)
+        _, z2 = self.net(x2)
+        loss = vicreg_loss(z1, z2, self.sim_coeff, self.std_coeff, self.cov_coeff)
+        return loss, {"vicreg": loss}
+
+
+def cosine_momentum(base: float, progress: float) -> float:
+    """BYOL's target decay rate (Grill et al. 2020, section 3.3): ``1 - (1 - base) (cos(pi k / K) + 1) / 2``.
+
+    ``progress`` = k / K in [0, 1]: ``base`` at the start, 1 at the end (as solo-learn's MomentumUpdater).
+    """
+    if not 0.0 <= progress <= 1.0:
+        raise ValueError(f"progress must lie in [0, 1], got {progress}")
+    return 1.0 - (1.0 - base) * (math.cos(math.pi * progress) + 1.0) / 2.0
+
+
+class BYOL(SSLMethod):
+    """BYOL (Grill et al. 2020): an online network with a predictor chases a momentum (EMA) target.
+
+    Online: ``predictor(net(x))``, the predictor an MLP ``proj_dim -> predictor_hidden -> proj_dim`` (BN +
+    ReLU after the hidden layer, as the paper's projector). Target: a copy of ``net`` (backbone and
+    projector) that gets no gradient; after every optimiser step ``after_step`` moves it towards the
+    online network, ``target = m * target + (1 - m) * online``, with the momentum m rising from
+    ``momentum`` to 1 on a cosine schedule (``cosine_momentum``). m is a Python float computed from step
+    counts, so the update never waits for the GPU. The target is a registered submodule: its weights and
+    BatchNorm statistics are in ``state_dict`` and so in every checkpoint, and a resumed run is exact.
+    """
+
+    def __init__(self, net: SSLNet, predictor_hidden: int = BYOL_PREDICTOR_HIDDEN,
+                 momentum: float = BYOL_MOMENTUM):
+        super().__init__(net)
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum (the target's decay rate) must lie in [0, 1], got {momentum}")
+        proj_dim = net.projector[-1].out_features
+        self.predictor = projector(proj_dim, predictor_hidden, proj_dim, layers=2)
+        self.target = copy.deepcopy(net).requires_grad_(False)  # starts equal to the online network
+        self.momentum = momentum
+
+    @classmethod
+    def from_config(cls, net: SSLNet, config: Config) -> "BYOL":
+        return cls(net, config.byol_predictor_hidden, config.byol_momentum)
+
+    def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        _, z1 = self.net(x1)
+        _, z2 = self.net(x2)
+        with torch.no_grad():
+            _, t1 = self.target(x1)
+            _, t2 = self.target(x2)
+        loss = byol_loss(self.predictor(z1), self.predictor(z2), t1, t2)
+        return loss, {"byol": loss}
+
+    @torch.no_grad()
+    def after_step(self, progress: float) -> None:
+        m = cosine_momentum(self.momentum, progress)
+        for target, online in zip(self.target.parameters(), self.net.parameters()):
+            target.mul_(m).add_(online, alpha=1.0 - m)
+
+
+METHODS: dict[str, type[SSLMethod]] = {
+    "trimix": TriMix, "barlow_twins": BarlowTwins, "simclr": SimCLR, "byol": BYOL, "vicreg": VICReg,
+}
+
+
+def method_class(name: str) -> type[SSLMethod]:
+    """The class registered as ``name`` (case and '-' vs '_' do not matter)."""
     key = name.lower().replace("-", "_")
     if key not in METHODS:
         raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
-    return METHODS[key](net, **kwargs)
+    return METHODS[key]
+
+
+def build_method(name: str, net: SSLNet, **kwargs) -> SSLMethod:
+    """Look up a method by name (``METHODS``) and wrap ``net`` with it."""
+    return method_class(name)(net, **kwargs)

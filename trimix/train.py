@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from trimix.augment import two_views
 from trimix.config import Config
 from trimix.data import ImageData, load_dataset
-from trimix.methods import TriMix, build_method
+from trimix.methods import SSLMethod, method_class
 from trimix.models import SSLNet
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -35,6 +35,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 RESUME_MUST_MATCH = (
     "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
     "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
+    "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
+    "vicreg_cov_coeff",
 )
 
 
@@ -65,18 +67,11 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def build_model(config: Config, image_size: int) -> nn.Module:
-    """The SSLNet of ``config`` wrapped in its method (seeded from ``config.seed``)."""
+def build_model(config: Config, image_size: int) -> SSLMethod:
+    """The SSLNet of ``config`` wrapped in its method from the registry (seeded from ``config.seed``)."""
     torch.manual_seed(config.seed)
     net = SSLNet(image_size, config.width, config.proj_hidden, config.proj_dim, config.proj_layers)
-    key = config.method.lower().replace("-", "_")
-    if key == "trimix":
-        return TriMix(
-            net, config.alpha, config.beta, config.gamma, config.tau, config.feature_norm,
-            config.vrt_on, config.con_on, generator=torch.Generator().manual_seed(config.seed),
-        )
-    kwargs = {"alpha": config.alpha} if key == "barlow_twins" else {}
-    return build_method(config.method, net, **kwargs)
+    return method_class(config.method).from_config(net, config)
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
@@ -120,10 +115,12 @@ def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "
 
 
 def _check_resumable(saved: dict, config: Config, path: Path) -> None:
+    defaults = Config()  # a field newer than the checkpoint was, in effect, at its default there
     for name in RESUME_MUST_MATCH:
-        if saved.get(name) != getattr(config, name):
+        was = saved.get(name, getattr(defaults, name))
+        if was != getattr(config, name):
             raise CheckpointError(
-                f"{path} was made with {name}={saved.get(name)!r} but this run has {name}={getattr(config, name)!r}; "
+                f"{path} was made with {name}={was!r} but this run has {name}={getattr(config, name)!r}; "
                 "use another out_dir (--out-dir) or start afresh (--no-resume)"
             )
 
@@ -148,10 +145,14 @@ def _views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tup
 
 
 def train_step(
-    method: nn.Module, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
-    amp: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None,
+    method: SSLMethod, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
+    amp: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None, progress: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """One optimisation step on two views (N, 3, H, W); returns the loss and its parts, still on the device."""
+    """One optimisation step on two views (N, 3, H, W); returns the loss and its parts, still on the device.
+
+    ``progress`` (steps done before this one / steps of the whole run) goes to ``method.after_step``, the
+    hook for state the optimiser does not update (BYOL's momentum target).
+    """
     with torch.autocast(x1.device.type, dtype=amp or torch.float32, enabled=amp is not None):
         total, parts = method.loss(x1, x2)
     opt.zero_grad(set_to_none=True)
@@ -162,6 +163,7 @@ def train_step(
     else:
         total.backward()
         opt.step()
+    method.after_step(progress)
     return total.detach(), {k: v.detach() for k, v in parts.items()}
 
 
@@ -200,8 +202,8 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     steps_per_epoch = len(data) // config.batch_size  # drop the last partial batch: the losses want a full B
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size {config.batch_size} is larger than the dataset ({len(data)} images); use a smaller --batch-size")
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
+    planned_steps = total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:  # stops early; schedules (BYOL's momentum) still span planned_steps
         total_steps = min(total_steps, config.max_steps)
 
     method, opt, amp, scaler = _setup(config, data.image_size, device)
@@ -265,7 +267,7 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
                 order = torch.randperm(len(images), device=device, generator=gen)
             i = step % steps_per_epoch
             x1, x2 = _views(images, order[i * config.batch_size:(i + 1) * config.batch_size], gen)
-            total, parts = train_step(method, opt, x1, x2, amp, scaler)
+            total, parts = train_step(method, opt, x1, x2, amp, scaler, progress=step / planned_steps)
             part_names = ["total", *parts]
             pending.append(torch.stack([total.float(), *(p.float() for p in parts.values())]))
             step += 1
