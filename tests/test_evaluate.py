@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from trimix import SSLNet
 from trimix.data import ImageData
+import trimix.evaluate as ev
 from trimix.evaluate import (
     _crop_flip,
     balanced_subset,
@@ -15,6 +16,7 @@ from trimix.evaluate import (
     knn_accuracy,
     knn_predict,
     linear_probe,
+    score_encoder,
     transfer,
 )
 
@@ -183,3 +185,23 @@ def test_transfer_resizes_to_the_source_size():
     tuned = finetune(net, tiny_data(n=8, size=16), tiny_data(n=4, size=16, seed=1), fraction=1.0, epochs=1,
                      batch_size=4, image_size=32)  # the fine-tuned variant of transfer
     assert tuned["num_labelled"] == 8 and 0 <= tuned["accuracy"] <= 100
+
+
+# ---- scoring an encoder: features once, then the frozen-feature protocols ------------------------
+
+def test_score_encoder_extracts_features_once_for_both_protocols(monkeypatch):
+    net, train, test = tiny_net(), tiny_data(n=24), tiny_data(n=12, seed=1)
+    calls = []
+    real = ev.extract_features
+    monkeypatch.setattr(ev, "extract_features", lambda *a, **k: calls.append(a[1].name) or real(*a, **k))
+    scores = score_encoder(net, train, test, k=5, temperature=0.2, linear_epochs=3, seed=1)
+    assert len(calls) == 2 and set(scores) == {"knn", "linear"}  # one pass over train, one over test
+    (f_train, y_train), (f_test, y_test) = real(net, train), real(net, test)
+    assert scores["knn"] == knn_accuracy(f_train, y_train, f_test, y_test, k=5, temperature=0.2, num_classes=4)
+    linear = linear_probe(f_train, y_train, f_test, y_test, epochs=3, seed=1, num_classes=4)
+    assert scores["linear"] == linear["accuracy"]
+    assert score_encoder(net.backbone, train, test, ("knn",), k=5, temperature=0.2) == {"knn": scores["knn"]}
+    calls.clear()
+    assert score_encoder(net, train, test, ()) == {} and not calls
+    with pytest.raises(ValueError, match="protocol"):
+        score_encoder(net, train, test, ("knn", "semi"))

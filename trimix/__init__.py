@@ -13,7 +13,7 @@ from trimix.config import (
 )
 from trimix.augment import augment_batch, prepare, two_views
 from trimix.data import DATASETS, ImageData, load_dataset, make_shapes
-from trimix.evaluate import extract_features, knn_accuracy, linear_probe
+from trimix.evaluate import extract_features, knn_accuracy, linear_probe, score_encoder
 from trimix.losses import (
     barlow_twins_loss,
     cross_correlation,

@@ -80,7 +80,7 @@ def _write_json(path: Path, results: dict) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from trimix.evaluate import extract_features, knn_accuracy
+    from trimix.evaluate import score_encoder
     from trimix.train import build_model, pretrain, resolve_device
 
     config = _config_from_args(args)
@@ -95,10 +95,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         device = resolve_device(config.device)
         random_net = build_model(config, train.image_size).net  # the same initialisation, untrained
         for name, net in (("trained", result.method.net), ("random", random_net)):
-            f_train, y_train = extract_features(net, train, device=device)
-            f_test, y_test = extract_features(net, test, device=device)
-            acc = knn_accuracy(f_train, y_train, f_test, y_test, k=args.knn_k, temperature=args.knn_t,
-                               num_classes=train.num_classes)
+            acc = score_encoder(net, train, test, ("knn",), k=args.knn_k, temperature=args.knn_t,
+                                device=device)["knn"]
             results[f"knn_{name}"] = acc
             rows.append((f"kNN accuracy, {name} encoder", f"{acc:.2f} %"))
     _print_table(f"{config.method} on {config.dataset}", rows)
@@ -120,20 +118,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         encoders["random"] = build_model(config, state["image_size"]).net.backbone
     results: dict = {"checkpoint": str(args.checkpoint), "dataset": dataset}
     rows = []
+    frozen = [p for p in args.protocols if p in ev.PROTOCOLS]  # kNN and linear share one feature extraction
+    described = {"knn": f"kNN (k={args.k}, T={args.temperature})",
+                 "linear": f"linear probe ({args.linear_epochs} epochs)"}
     for name, backbone in encoders.items():
         backbone = backbone.to(device)
-        if "knn" in args.protocols or "linear" in args.protocols:
-            f_train, y_train = ev.extract_features(backbone, train, device=device)
-            f_test, y_test = ev.extract_features(backbone, test, device=device)
-        if "knn" in args.protocols:
-            acc = ev.knn_accuracy(f_train, y_train, f_test, y_test, k=args.k, temperature=args.temperature,
-                                  num_classes=train.num_classes)
-            results[f"{name}/knn"] = acc
-            rows.append((f"{name}: kNN (k={args.k}, T={args.temperature})", f"{acc:.2f} %"))
-        if "linear" in args.protocols:
-            out = ev.linear_probe(f_train, y_train, f_test, y_test, epochs=args.linear_epochs, device=device)
-            results[f"{name}/linear"] = out["accuracy"]
-            rows.append((f"{name}: linear probe ({args.linear_epochs} epochs)", f"{out['accuracy']:.2f} %"))
+        scores = ev.score_encoder(backbone, train, test, frozen, k=args.k, temperature=args.temperature,
+                                  linear_epochs=args.linear_epochs, device=device)
+        for protocol, acc in scores.items():
+            results[f"{name}/{protocol}"] = acc
+            rows.append((f"{name}: {described[protocol]}", f"{acc:.2f} %"))
         if "semi" in args.protocols:
             for fraction in args.fractions:
                 out = ev.finetune(backbone, train, test, fraction=fraction, epochs=args.finetune_epochs, device=device)

@@ -193,6 +193,37 @@ def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Te
             "classifier": classifier, "optimizer": optimizer, "standardize": standardize}
 
 
+PROTOCOLS = ("knn", "linear")  # the frozen-feature protocols of Tables I, III, VI, VII
+
+
+def score_encoder(backbone: nn.Module, train: ImageData, test: ImageData, protocols=PROTOCOLS, k: int = 200,
+                  temperature: float = 0.1, linear_epochs: int = 100, device: str | torch.device | None = None,
+                  seed: int = 0, progress: bool = False) -> dict[str, float]:
+    """Score a frozen encoder: features of ``train`` and ``test`` extracted once, then each protocol.
+
+    "knn": ``knn_accuracy`` with ``train`` as the memory bank (k, temperature); "linear": ``linear_probe``
+    for ``linear_epochs`` epochs (seed). ``backbone`` may be an SSLNet (its backbone is scored); it runs
+    on ``device`` (default: its own). Returns {protocol: test top-1 %} for each protocol asked for ({} for
+    none, without extracting anything).
+    """
+    unknown = set(protocols) - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {sorted(unknown)}; score_encoder knows {', '.join(PROTOCOLS)}")
+    if not protocols:
+        return {}
+    device = _resolve(backbone, device)[1]
+    f_train, y_train = extract_features(backbone, train, device=device, progress=progress)
+    f_test, y_test = extract_features(backbone, test, device=device, progress=progress)
+    f_train, f_test = f_train.to(device), f_test.to(device)
+    scores = {}
+    if "knn" in protocols:
+        scores["knn"] = knn_accuracy(f_train, y_train, f_test, y_test, k, temperature, train.num_classes)
+    if "linear" in protocols:
+        scores["linear"] = linear_probe(f_train, y_train, f_test, y_test, epochs=linear_epochs, seed=seed,
+                                        device=device, num_classes=train.num_classes, progress=progress)["accuracy"]
+    return scores
+
+
 def balanced_subset(labels: Tensor, fraction: float, seed: int = 0) -> Tensor:
     """Indices of a class-balanced labelled subset, for the 1% / 10% / 100% splits of Tables II, IV.
 

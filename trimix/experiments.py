@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from trimix.config import Config
 from trimix.data import DatasetCorruptError, DatasetNotFoundError, ImageData, load_dataset, make_shapes
-from trimix.evaluate import balanced_subset, extract_features, knn_accuracy, linear_probe
+from trimix.evaluate import balanced_subset, score_encoder
 from trimix.train import CHECKPOINT_NAME, build_model, load_checkpoint, pretrain, resolve_device, time_steps
 
 QUICK_PRETRAIN_STEPS = 100  # notebook 05's run in quick mode (under a minute on a 2-core CPU)
@@ -126,16 +126,6 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "variant"
 
 
-def _score(net, train_data: ImageData, test_data: ImageData, knn_k: int, linear_epochs: int) -> dict:
-    f_train, y_train = extract_features(net, train_data)
-    f_test, y_test = extract_features(net, test_data)
-    row = {"knn": knn_accuracy(f_train, y_train, f_test, y_test, k=knn_k, num_classes=train_data.num_classes)}
-    if linear_epochs:
-        row["linear"] = linear_probe(f_train, y_train, f_test, y_test, epochs=linear_epochs,
-                                     num_classes=train_data.num_classes)["accuracy"]
-    return row
-
-
 def run_variants(base_config: Config, variants: dict[str, dict], train_data: ImageData, test_data: ImageData, *,
                  linear_epochs: int = 0, knn_k: int = 200, reference: dict | None = None,
                  random_baseline: bool = False, resume: bool = True, progress: bool = True) -> list[dict]:
@@ -148,11 +138,16 @@ def run_variants(base_config: Config, variants: dict[str, dict], train_data: Ima
     adds a "paper" column; ``random_baseline`` adds a first row for the untrained network.
     Returns one dict per row: variant, changes, steps, seconds, knn[, linear][, paper], config.
     """
+    protocols = ("knn", "linear") if linear_epochs else ("knn",)
+
+    def score(net) -> dict:
+        return score_encoder(net, train_data, test_data, protocols, k=knn_k, linear_epochs=linear_epochs)
+
     rows = []
     if random_baseline:
         net = build_model(base_config, train_data.image_size).net.to(resolve_device(base_config.device))
         rows.append({"variant": "random encoder (no training)", "changes": "-", "steps": 0, "seconds": 0.0,
-                     **_score(net, train_data, test_data, knn_k, linear_epochs), "config": base_config})
+                     **score(net), "config": base_config})
     for i, (name, changes) in enumerate(variants.items(), 1):
         changes = {k: v for k, v in changes.items() if getattr(base_config, k, None) != v}  # only real changes
         described = ", ".join(f"{k}={v}" for k, v in changes.items()) or "(base)"
@@ -161,7 +156,7 @@ def run_variants(base_config: Config, variants: dict[str, dict], train_data: Ima
         result = pretrain(config, data=train_data, resume=resume, progress=False)
         row = {"variant": name, "changes": described,
                "steps": result.steps, "seconds": round(time.perf_counter() - start, 1),
-               **_score(result.method.net, train_data, test_data, knn_k, linear_epochs)}
+               **score(result.method.net)}
         if reference and name in reference:
             row["paper"] = reference[name]
         rows.append({**row, "config": config})
