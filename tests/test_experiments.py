@@ -1,4 +1,7 @@
 """Experiment helpers: run reuse, time estimates, ablation variants, the offline stand-in."""
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -146,3 +149,11 @@ def test_run_variants_trains_identical_changes_once(tmp_path, tiny_data):
 def test_run_variants_refuses_an_unknown_field(tmp_path, tiny_data):
     with pytest.raises(ValueError, match="unknown config field"):
         ex.run_variants(tiny_config(tmp_path), {"typo": {"gama": 0.0}}, *tiny_data, progress=False)
+
+
+def test_every_experiments_name_a_notebook_uses_is_there():
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    used = {name for path in notebooks.rglob("*") if path.suffix in (".py", ".ipynb")
+            for name in re.findall(r"experiments\.(?!py\b)([A-Za-z_]\w*)", path.read_text(encoding="utf-8"))}
+    assert "run_variants" in used  # the search found the notebooks
+    assert not [name for name in used if not hasattr(ex, name)]
