@@ -50,6 +50,10 @@ class SSLMethod(nn.Module):
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
+    def embed_views(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:
+        """The embeddings ``(z1, z2)``, each (N, D), of the two views: the projector outputs of ``net``."""
+        return self.net(x1)[1], self.net(x2)[1]
+
     def after_step(self, progress: float) -> None:
         """Called by ``train.train_step`` after every optimiser step, for state the optimiser does not update.
 
@@ -71,9 +75,7 @@ class BarlowTwins(SSLMethod):
         return cls(net, config.alpha)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        _, z1 = self.net(x1)
-        _, z2 = self.net(x2)
-        bt = barlow_twins_loss(z1, z2, self.alpha)
+        bt = barlow_twins_loss(*self.embed_views(x1, x2), self.alpha)
         return bt, {"bt": bt}
 
 
@@ -141,9 +143,7 @@ class SimCLR(SSLMethod):
         return cls(net, config.simclr_temperature)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        _, z1 = self.net(x1)
-        _, z2 = self.net(x2)
-        loss = simclr_loss(z1, z2, self.temperature)
+        loss = simclr_loss(*self.embed_views(x1, x2), self.temperature)
         return loss, {"simclr": loss}
 
 
@@ -160,9 +160,7 @@ class VICReg(SSLMethod):
         return cls(net, config.vicreg_sim_coeff, config.vicreg_std_coeff, config.vicreg_cov_coeff)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        _, z1 = self.net(x1)
-        _, z2 = self.net(x2)
-        loss = vicreg_loss(z1, z2, self.sim_coeff, self.std_coeff, self.cov_coeff)
+        loss = vicreg_loss(*self.embed_views(x1, x2), self.sim_coeff, self.std_coeff, self.cov_coeff)
         return loss, {"vicreg": loss}
 
 
@@ -203,8 +201,7 @@ class BYOL(SSLMethod):
         return cls(net, config.byol_predictor_hidden, config.byol_momentum)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        _, z1 = self.net(x1)
-        _, z2 = self.net(x2)
+        z1, z2 = self.embed_views(x1, x2)
         with torch.no_grad():
             _, t1 = self.target(x1)
             _, t2 = self.target(x2)
