@@ -7,7 +7,7 @@ import torch
 from trimix import BYOL, METHODS, BarlowTwins, SimCLR, SSLNet, TriMix, VICReg, build_method
 from trimix.config import quick_config
 from trimix.losses import barlow_twins_loss, self_consistency_loss, virtual_embedding_loss
-from trimix.methods import cosine_momentum, method_class
+from trimix.methods import cosine_momentum
 from trimix.mixing import mix_batch
 
 
