@@ -112,7 +112,7 @@ def check_knn_predict():
         want = evaluate.knn_predict(tr, labels, te, c, k=k, temperature=0.1)
         got = my_knn_predict(tr, labels, te, c, k=k, temperature=0.1)
         assert torch.equal(got.long(), want), (f"{(got != want).sum()} of {m} predictions differ from "
-            "evaluate.knn_predict (k={k}). Normalise both feature sets, vote with exp(sim / T).")
+            f"evaluate.knn_predict (k={k}). Normalise both feature sets, vote with exp(sim / T).")
     print("knn_predict: correct")
 
 
