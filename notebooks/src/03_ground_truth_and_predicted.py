@@ -37,7 +37,7 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import viz, widgets
+from trimix import widgets
 from trimix.augment import augment_batch, two_views
 from trimix.data import load_dataset
 

@@ -36,7 +36,7 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import viz, widgets
+from trimix import viz
 from trimix.augment import two_views
 from trimix.data import load_dataset
 

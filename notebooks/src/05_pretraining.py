@@ -31,9 +31,9 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import evaluate, experiments, viz, widgets
+from trimix import experiments, viz
 from trimix.data import load_dataset
-from trimix.train import build_model, pretrain
+from trimix.train import pretrain
 
 # %% [markdown]
 # ## 1. The run

@@ -35,7 +35,7 @@ import torch
 import trimix
 from trimix import evaluate, experiments, viz, widgets
 from trimix.data import load_dataset
-from trimix.train import build_model, pretrain
+from trimix.train import build_model
 
 # %% [markdown]
 # ## 1. The trained encoder and a random one

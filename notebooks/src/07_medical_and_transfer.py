@@ -31,8 +31,7 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import evaluate, experiments, viz, widgets
-from trimix.data import load_dataset
+from trimix import evaluate, experiments, viz
 from trimix.train import build_model, pretrain
 
 # %% [markdown]

@@ -27,12 +27,10 @@ print(trimix.describe_environment(config))
 
 # %%
 # %matplotlib inline
-import torch
 
 import trimix
-from trimix import evaluate, experiments, viz, widgets
+from trimix import experiments
 from trimix.data import load_dataset
-from trimix.train import build_model, pretrain
 
 
 # %% [markdown]
