@@ -35,6 +35,16 @@ def test_committed_notebooks_match_their_sources():
     assert build.main(["--check"]) == 0
 
 
+def test_every_notebook_opens_with_its_colab_badge_and_the_same_set_up_cell():
+    """Each notebook must stand alone in Colab, so each source repeats the set-up cell: it must not drift."""
+    notebooks = {path.stem: build.notebook_from_source(path) for path in sorted(build.SOURCES.glob("*.py"))}
+    set_up = {name: nb.cells[1].source for name, nb in notebooks.items()}
+    assert len(set(set_up.values())) == 1, "the set-up cells differ"
+    assert "%pip install" in set_up["00_setup"] and "trimix.auto_config()" in set_up["00_setup"]
+    for name, nb in notebooks.items():
+        assert f"/blob/main/notebooks/{name}.ipynb)" in nb.cells[0].source, f"{name}: no Colab badge of its own"
+
+
 def test_a_built_notebook_has_the_source_cells_stable_ids_and_no_outputs(tmp_path):
     source = tmp_path / "01_demo.py"
     source.write_text("# ---\n# jupyter:\n#   trimix:\n#     student_copy: true\n# ---\n\n" + HEADER + EXERCISE + CHECK
