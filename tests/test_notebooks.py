@@ -1,6 +1,7 @@
 """notebooks/build.py: the committed notebooks are what their jupytext sources give, and a source that breaks
 the exercise conventions is refused with words that say what to fix."""
 import importlib.util
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -43,6 +44,23 @@ def test_every_notebook_opens_with_its_colab_badge_and_the_same_set_up_cell():
     assert "%pip install" in set_up["00_setup"] and "trimix.auto_config()" in set_up["00_setup"]
     for name, nb in notebooks.items():
         assert f"/blob/main/notebooks/{name}.ipynb)" in nb.cells[0].source, f"{name}: no Colab badge of its own"
+
+
+def test_jupyterlab_opens_each_source_as_a_notebook_and_saves_it_unchanged(tmp_path):
+    """What jupytext's contents manager does in JupyterLab (Open With > Notebook, then save), with the
+    [tool.jupytext] settings of pyproject.toml: the magics come back live, and the file does not change."""
+    from jupytext.sync_contentsmanager import TextFileContentsManager
+
+    shutil.copy(NOTEBOOKS.parent / "pyproject.toml", tmp_path)
+    shutil.copytree(build.SOURCES, tmp_path / "src")
+    manager = TextFileContentsManager(root_dir=str(tmp_path))
+    for path in sorted((tmp_path / "src").glob("*.py")):
+        before = path.read_text(encoding="utf-8")
+        model = manager.get(f"src/{path.name}", type="notebook")
+        assert model["content"].cells[2].source.startswith("%matplotlib inline"), path.name
+        model["content"].metadata["language_info"] = {"name": "python", "version": "3.11.7"}  # a kernel adds it
+        manager.save(model, f"src/{path.name}")
+        assert path.read_text(encoding="utf-8") == before, f"saving {path.name} from JupyterLab rewrites it"
 
 
 def test_a_built_notebook_has_the_source_cells_stable_ids_and_no_outputs(tmp_path):
