@@ -1,23 +1,30 @@
 """trimix.assignments: student copies (no solutions, in sync, runnable up to their first exercise) and grading."""
 import argparse
+import asyncio
 import copy
 import csv
-import importlib.util
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import pytest
+from jupyter_client.channels import AsyncZMQSocketChannel
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from trimix import assignments
-from trimix.assignments import BEGIN, END, check_name, make_student_notebook
-from trimix.checks import EXERCISES
+from trimix.assignments import grading, student
+from trimix.assignments.conventions import BEGIN, END, check_name, exercise_map
+from trimix.assignments.execute import POLL_S, PollingChannel, execute
+from trimix.assignments.report import write_tables
+from trimix.assignments.student import make_student_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 STUDENT = NOTEBOOKS / "student"
-NAMES = sorted(set(EXERCISES.values()))  # 01-04
+NAMES = sorted(p.name for p in STUDENT.glob("*.ipynb"))  # 01-04, the notebooks whose sources ask for a copy
+EXERCISES = exercise_map(NOTEBOOKS)
 
 
 def read(path: Path):
@@ -83,28 +90,37 @@ def test_unbalanced_markers_are_refused():
         make_student_notebook(nb)
 
 
-def test_committed_student_copies_are_in_sync(tmp_path):
-    """notebooks/student/ is exactly what the build command writes from the instructor notebooks."""
-    committed = sorted(p.name for p in STUDENT.glob("*.ipynb"))
-    assert set(NAMES) <= set(committed)
-    assert assignments.main(["build", str(tmp_path), "--source", str(NOTEBOOKS), "--notebooks", *committed]) == 0
-    for name in committed:
-        assert (tmp_path / name).read_text() == (STUDENT / name).read_text(), (
-            f"notebooks/student/{name} is out of date: run python notebooks/_build.py "
-            "(or python -m trimix assignments build notebooks/student)")
+def test_the_assignments_command_writes_the_committed_student_copies(tmp_path):
+    """`python -m trimix assignments build`, from the instructor notebooks, gives what notebooks/build.py wrote."""
+    assert len(NAMES) >= 4
+    assert assignments.main(["build", str(tmp_path), "--source", str(NOTEBOOKS), "--notebooks", *NAMES]) == 0
+    for name in NAMES:
+        assert (tmp_path / name).read_text() == (STUDENT / name).read_text(), name
 
 
-def test_instructor_notebooks_are_in_sync_with_the_build_script():
-    spec = importlib.util.spec_from_file_location("_build", NOTEBOOKS / "_build.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
-    for name, cells in builder.NOTEBOOKS.items():
-        assert nbformat.writes(builder.build(name, cells)) + "\n" == (NOTEBOOKS / name).read_text(), (
-            f"notebooks/{name} differs from notebooks/_build.py: edit _build.py and run it")
+def test_hints_come_from_the_exercise_cells_metadata():
+    nb = new_notebook(cells=[new_code_cell(f"def my_f(x):\n    {BEGIN}\n    return x\n    {END}\n",
+                                           metadata={"hint": "return what you get"})])
+    cell = make_student_notebook(nb).cells[0]
+    assert 'raise NotImplementedError("my_f: return what you get")' in cell.source and "hint" not in cell.metadata
+    assert "hint" in nb.cells[0].metadata  # the instructor's notebook keeps it
+    nb.cells[0].metadata = {}
+    assert f'"my_f: {student.DEFAULT_HINT}"' in make_student_notebook(nb).cells[0].source
+
+
+def test_exercises_map_to_notebooks_from_their_metadata(tmp_path):
+    assert EXERCISES["mix_batch"] == "02_mixup_views.ipynb" and EXERCISES["total_steps"] == "00_setup.ipynb"
+    exercise = new_code_cell(f"def my_g():\n    {BEGIN}\n    pass\n    {END}",
+                             metadata={"nbgrader": {"solution": True, "grade_id": "my_g"}})
+    nbformat.write(new_notebook(cells=[exercise]), tmp_path / "x.ipynb")
+    assert exercise_map(tmp_path) == {"g": "x.ipynb"}
+    exercise.metadata = {}  # the markers alone do not make an exercise: its metadata does
+    nbformat.write(new_notebook(cells=[exercise]), tmp_path / "x.ipynb")
+    assert exercise_map(tmp_path) == {}
 
 
 def test_build_writes_every_notebook_with_exercises_by_default(tmp_path):
-    written = assignments.build(tmp_path, NOTEBOOKS)
+    written = student.build(tmp_path, NOTEBOOKS)
     assert {p.name for p in written} >= set(NAMES)
     assert all(BEGIN not in p.read_text() for p in written)
     assert assignments.main(["build", str(tmp_path), "--notebooks", "no_such_notebook"]) == 2
@@ -116,7 +132,7 @@ def run_to_first_check(name: str, folder: Path):
     first_check = next(i for i, c in enumerate(nb.cells) if check_name(c))
     nb.cells = nb.cells[: first_check + 1]
     folder.mkdir()
-    return nb, first_check, assignments.execute(nb, folder, timeout=300)
+    return nb, first_check, execute(nb, folder, timeout=300)
 
 
 def test_student_copies_run_up_to_their_first_exercise(tmp_path):
@@ -138,13 +154,13 @@ def check_cell(name, points=1):
 
 
 def test_prepare_restores_moves_and_adds_the_instructor_checks():
-    ex = [assignments.Exercise(n, "x.ipynb", 1.0, check_cell(n)) for n in ("a", "b", "c")]
+    ex = [grading.Exercise(n, "x.ipynb", 1.0, check_cell(n)) for n in ("a", "b", "c")]
     submitted = new_notebook(cells=[
         new_code_cell("def my_b():\n    pass"),
         new_code_cell("# CHECK: b\nprint('b: correct')"),  # edited by the student
         new_code_cell("def my_a():\n    pass", outputs=[new_output("stream", text="old")], execution_count=3),
     ])
-    nb = assignments.prepare(submitted, ex)
+    nb = grading.prepare(submitted, ex)
     assert [c.source.split("\n")[0] for c in nb.cells] == [
         "def my_b():", "# CHECK: b", "def my_a():", "# CHECK: a", "# CHECK: c"]
     assert nb.cells[1].source == "# CHECK: b\ncheck_b(my_b)"
@@ -152,26 +168,62 @@ def test_prepare_restores_moves_and_adds_the_instructor_checks():
 
 
 def test_score_reads_passed_failed_and_unreached_checks():
-    ex = [assignments.Exercise(n, "x.ipynb", p, check_cell(n, p)) for n, p in (("a", 2.0), ("b", 1.0), ("c", 1.0))]
+    ex = [grading.Exercise(n, "x.ipynb", p, check_cell(n, p)) for n, p in (("a", 2.0), ("b", 1.0), ("c", 1.0))]
     a, b, c = (check_cell(e.name) for e in ex)
     a.execution_count, b.execution_count = 1, 2
     b.outputs = [new_output("error", ename="CheckFailed", evalue="my_b is wrong on x: lam and 1 - lam are swapped",
                             traceback=[])]
-    points, feedback = assignments.score(new_notebook(cells=[a, b, c]), ex, stopped="CellTimeoutError: 600 s")
+    points, feedback = grading.score(new_notebook(cells=[a, b, c]), ex, stopped="CellTimeoutError: 600 s")
     assert points == {"a": 2.0, "b": 0.0, "c": 0.0}
     assert "swapped" in feedback["b"] and "CellTimeoutError" in feedback["c"] and "a" not in feedback
 
 
 def test_a_cell_over_the_time_limit_scores_zero_and_stops_the_run(tmp_path):
-    ex = [assignments.Exercise(n, "x.ipynb", 1.0, check_cell(n)) for n in ("a", "b")]
+    ex = [grading.Exercise(n, "x.ipynb", 1.0, check_cell(n)) for n in ("a", "b")]
     nb = new_notebook(cells=[new_code_cell("def my_a():\n    pass"),
                              new_code_cell("# CHECK: a\nimport time\ntime.sleep(60)"),
                              new_code_cell("# CHECK: b\nprint('b: correct')")])
-    stopped = assignments.execute(nb, tmp_path, timeout=3)
+    stopped = execute(nb, tmp_path, timeout=3)
     assert stopped.startswith("CellTimeoutError")
-    points, feedback = assignments.score(nb, ex, stopped)
+    points, feedback = grading.score(nb, ex, stopped)
     assert points == {"a": 0.0, "b": 0.0}
     assert feedback["a"].startswith("CellTimeoutError") and feedback["b"].startswith("not run")
+
+
+def test_a_missed_wake_up_costs_one_poll_not_the_whole_timeout(monkeypatch):
+    """The stall of jupyter/nbclient#312: the first wait sees nothing until its timeout, though the reply is
+    there; a fresh poll gets it. The grader's channel polls again after POLL_S seconds."""
+    waits = []
+
+    async def stalled_then_ready(self, timeout=None):
+        waits.append(timeout)
+        if len(waits) == 1:
+            await asyncio.sleep(timeout)
+            raise Empty
+        return {"reply": True}
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", stalled_then_ready)
+    channel = PollingChannel.__new__(PollingChannel)  # no socket needed: the parent's get_msg is replaced
+    start = time.monotonic()
+    assert asyncio.run(channel.get_msg(timeout=30)) == {"reply": True}
+    assert time.monotonic() - start < 5 * POLL_S and waits[0] <= POLL_S
+
+    async def never(self, timeout=None):
+        await asyncio.sleep(timeout)
+        raise Empty
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", never)
+    start = time.monotonic()
+    with pytest.raises(Empty):  # the caller's timeout still holds
+        asyncio.run(channel.get_msg(timeout=3 * POLL_S))
+    assert 3 * POLL_S <= time.monotonic() - start < 5 * POLL_S
+
+
+def test_read_exercises_takes_names_and_points_from_the_check_cells_metadata():
+    exercises = grading.read_exercises(NOTEBOOKS / "02_mixup_views.ipynb")
+    assert [(e.name, e.points, e.notebook) for e in exercises] == [
+        ("mix_batch", 1.0, "02_mixup_views.ipynb"), ("estimate_lambda", 1.0, "02_mixup_views.ipynb")]
+    assert all(check_name(e.cell) == e.name for e in exercises)
 
 
 def test_submissions_by_folder_or_by_file_and_matched_by_content(tmp_path):
@@ -180,11 +232,11 @@ def test_submissions_by_folder_or_by_file_and_matched_by_content(tmp_path):
     shutil.copy(STUDENT / NAMES[2], tmp_path / "bob.ipynb")
     (tmp_path / "alice" / ".ipynb_checkpoints").mkdir()
     shutil.copy(STUDENT / NAMES[1], tmp_path / "alice" / ".ipynb_checkpoints" / NAMES[1])
-    found = assignments.find_submissions(tmp_path)
+    found = grading.find_submissions(tmp_path)
     assert found == {"alice": [tmp_path / "alice" / "week1" / NAMES[1]], "bob": [tmp_path / "bob.ipynb"]}
-    by_notebook = {n: assignments.read_exercises(NOTEBOOKS / n) for n in NAMES}
-    assert assignments.match_notebook(tmp_path / "bob.ipynb", read(tmp_path / "bob.ipynb"), by_notebook) == NAMES[2]
-    assert assignments.match_notebook(tmp_path / "x.ipynb", new_notebook(), by_notebook) is None
+    by_notebook = {n: grading.read_exercises(NOTEBOOKS / n) for n in NAMES}
+    assert grading.match_notebook(tmp_path / "bob.ipynb", read(tmp_path / "bob.ipynb"), by_notebook) == NAMES[2]
+    assert grading.match_notebook(tmp_path / "x.ipynb", new_notebook(), by_notebook) is None
 
 
 def test_grading_gives_full_marks_to_the_instructor_notebook_and_zero_to_the_student_copy(tmp_path):
@@ -211,10 +263,10 @@ def test_grading_gives_full_marks_to_the_instructor_notebook_and_zero_to_the_stu
 
 
 def test_a_missing_notebook_scores_zero_with_a_note(tmp_path):
-    exercises = assignments.read_exercises(NOTEBOOKS / NAMES[1])
-    grades = assignments.Grades(exercises, scores={"dan": {e.name: 0.0 for e in exercises}},
+    exercises = grading.read_exercises(NOTEBOOKS / NAMES[1])
+    grades = grading.Grades(exercises, scores={"dan": {e.name: 0.0 for e in exercises}},
                                 feedback={"dan": {e.name: f"{NAMES[1]} not handed in" for e in exercises}})
-    csv_path, md_path = assignments.write_tables(grades, tmp_path)
+    csv_path, md_path = write_tables(grades, tmp_path)
     assert csv_path.read_text().splitlines()[1] == "dan,0,0,0,2"
     assert "not handed in" in md_path.read_text()
 

@@ -77,7 +77,7 @@ def test_crop_params_match_torchvision(h, w):
     assert_same_distribution(top / (h - ch + 1), ref[:, 0] / (h - ref[:, 2] + 1), "relative top")
     assert_same_distribution(left / (w - cw + 1), ref[:, 1] / (w - ref[:, 3] + 1), "relative left")
     if (h, w) == (8, 64):  # the centred fallback box (8 x 11) must be as frequent as in torchvision
-        fallback = lambda t, l, hh, ww: (hh == 8) & (ww == 11) & (l == 26)  # noqa: E731
+        fallback = lambda t, x0, hh, ww: (hh == 8) & (ww == 11) & (x0 == 26)  # noqa: E731
         p = fallback(*ref.unbind(1)).double().mean().item()
         assert p > 0.05
         assert_rate(fallback(top, left, ch, cw), p, "fallback")

@@ -9,9 +9,11 @@ import torch.nn.functional as F
 
 import trimix
 from trimix import checks
-from trimix.checks import CHECKS, EXERCISES, CheckFailed
+from trimix.assignments.conventions import check_name, exercise_map
+from trimix.checks import CHECKS, CheckFailed
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+EXERCISES = exercise_map(NOTEBOOKS)  # every exercise of every notebook -> its notebook
 
 
 def exercise_functions(path: Path) -> dict:
@@ -31,29 +33,40 @@ def failure(name: str, fn) -> str:
 
 @pytest.fixture(scope="module")
 def solutions() -> dict:
-    return {k: v for nb in sorted(set(EXERCISES.values())) for k, v in exercise_functions(NOTEBOOKS / nb).items()}
+    notebooks = sorted({EXERCISES[name] for name in CHECKS})
+    return {k: v for nb in notebooks for k, v in exercise_functions(NOTEBOOKS / nb).items()}
 
 
 @pytest.fixture(scope="module")
 def stubs() -> dict:
     out = {}
-    for nb in sorted(set(EXERCISES.values())):
+    for nb in sorted({EXERCISES[name] for name in CHECKS}):
         out.update(exercise_functions(NOTEBOOKS / "student" / nb))
     return out
 
 
-def test_one_check_per_exercise_and_at_least_eight():
-    assert len(EXERCISES) >= 8
-    assert set(CHECKS) == set(EXERCISES)
-    assert issubclass(CheckFailed, AssertionError)
+def test_every_check_in_the_kit_is_the_one_its_exercise_calls():
+    """An exercise whose CHECK cell imports from trimix.checks calls check_<name>(my_<name>), which exists; and
+    every check in trimix.checks belongs to such an exercise (none left behind when an exercise is renamed)."""
+    called = {}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            name = check_name(cell)
+            if name and "trimix.checks" in cell.source:
+                assert f"check_{name}(my_{name})" in cell.source, (path.name, cell.source)
+                called[name] = path.name
+    assert len(called) >= 8
+    assert list(CHECKS) == list(called)  # same exercises, and in the order the notebooks ask for them
+    assert all(EXERCISES[name] == notebook for name, notebook in called.items())
+    assert issubclass(CheckFailed, AssertionError)  # nbgrader and pytest count a failed check as a failure
 
 
-@pytest.mark.parametrize("name", list(EXERCISES))
+@pytest.mark.parametrize("name", list(CHECKS))
 def test_check_passes_on_the_instructor_solution(name, solutions):
     assert CHECKS[name](solutions["my_" + name]) is None
 
 
-@pytest.mark.parametrize("name", list(EXERCISES))
+@pytest.mark.parametrize("name", list(CHECKS))
 def test_check_fails_on_the_student_stub(name, stubs):
     message = failure(name, stubs["my_" + name])
     assert f"my_{name} is not implemented yet" in message and "NotImplementedError" in message
@@ -245,7 +258,7 @@ def test_check_names_the_planted_mistake(name, wrong, words):
 
 
 def test_every_exercise_has_at_least_two_planted_mistakes_besides_the_generic_ones():
-    counts = {name: sum(n == name for n, _, _ in PLANTED) for name in EXERCISES}
+    counts = {name: sum(n == name for n, _, _ in PLANTED) for name in CHECKS}
     assert min(counts.values()) >= 2, counts
 
 

@@ -13,6 +13,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from trimix import SSLNet, ground_truth_matrix, mix_batch, predicted_matrix, virtual_embedding_loss  # noqa: E402
+import trimix  # noqa: E402
 from trimix import viz, widgets  # noqa: E402
 
 
@@ -62,14 +63,15 @@ def test_matrices_and_cross_correlation():
         viz.plot_matrix(torch.zeros(3))
 
 
-def test_ground_truth_vs_predicted_titles_the_l1():
-    b, lam = 6, 0.3
+def test_ground_truth_vs_predicted_titles_the_loss_it_is_given():
+    b, lam = 8, 0.3
     z, z_vrt = torch.randn(b, 10), torch.randn(b, 10)
     gt, m = ground_truth_matrix(b, lam), predicted_matrix(z, z_vrt)
     fig = viz.plot_ground_truth_vs_predicted(gt, torch.randn(b, b), m)
-    assert len(fig.axes) == 6  # three heatmaps, three colour bars
-    l1 = float(virtual_embedding_loss(z, z_vrt, lam))
-    assert f"{l1:.4f}" in fig._suptitle.get_text()
+    assert len(fig.axes) == 6 and fig._suptitle is None  # three heatmaps, three colour bars; no loss, no title
+    fig = viz.plot_ground_truth_vs_predicted(gt, torch.randn(b, b), m, "random", l_vrt=0.16789, uniform_l_vrt=0.1875)
+    assert fig._suptitle.get_text() == "random: L_vrt = mean |M - GT| = 0.1679  (a uniform M gives 0.1875)"
+    assert fig.axes[2].get_title().endswith(f"max {float(m.max()):.3f}, 1/B = 0.125")  # panel (C)
 
 
 def test_mixing_grid_has_batch_row_and_virtual_column():
@@ -147,6 +149,38 @@ def test_tau_view_and_values_match_the_loss():
 def test_uniform_l_vrt_is_about_two_over_b():
     assert widgets.uniform_l_vrt(16, 0.3) == pytest.approx(2 / 16 - 4 / 16**2)
     assert widgets.uniform_l_vrt(256, 0.5) == pytest.approx(2 / 256, rel=0.02)
+    b, lam = 7, 0.6  # odd B: the middle row of GT is a single 1
+    gt = ground_truth_matrix(b, lam)
+    assert widgets.uniform_l_vrt(b, lam) == pytest.approx(float((gt - 1 / b).abs().mean()))
+
+
+def structured_pair(b=8, d=16, lam=0.7):
+    """z and a z_vrt that really is close to mix_batch(z, lam), so that a small tau gives a sharp M."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(b, d, generator=g)
+    return z, mix_batch(z, lam) + 0.3 * torch.randn(b, d, generator=g)
+
+
+def test_tau_report_speaks_of_the_tau_it_shows():
+    z, z_vrt = structured_pair()
+    flat = widgets.tau_report(widgets.tau_values(z, z_vrt, 0.7, 2.0))
+    assert "Why is M so flat at tau = 2?" in flat and "Move tau down" in flat
+    for tau in (0.5, 0.1):
+        sharp = widgets.tau_report(widgets.tau_values(z, z_vrt, 0.7, tau))
+        assert "flat at" not in sharp and f"At tau = {tau:g} M is no longer flat" in sharp, sharp
+    values = widgets.tau_values(z, z_vrt, 0.7, 0.1)
+    assert f"its largest entry is {values['max_entry'] * 8:.1f} times 1/B" in widgets.tau_report(values)
+
+
+def test_tau_report_numbers_are_true_for_a_small_batch():
+    """B = 8: a uniform M gives 0.1875, which is 2/B - 4/B^2, not 'about 2/B' (0.25)."""
+    z, z_vrt = structured_pair(b=8)
+    values = widgets.tau_values(z, z_vrt, 0.7, 2.0)
+    report = widgets.tau_report(values)
+    assert "a uniform M gives 0.1875; 2/B = 0.2500 for B = 8" in report and "about 2/B" not in report
+    assert f"L_vrt = {float(virtual_embedding_loss(z, z_vrt, 0.7, 2.0)):.4f}" in report
+    panel_c = widgets.tau_view(z, z_vrt, 0.7, 2.0)[0].axes[2].get_title()
+    assert "1/B = 0.125" in panel_c and "(1/B = 0.125)" in report  # the figure and the text agree
 
 
 def test_embed_pair_leaves_running_stats_alone():
@@ -192,5 +226,14 @@ def test_tau_widget_takes_precomputed_embeddings():
     z, z_vrt = torch.randn(6, 12), torch.randn(6, 12)
     w = widgets.tau_widget((z, z_vrt), lam=0.4, tau=1.0)
     assert w.result["l_vrt"] == pytest.approx(float(virtual_embedding_loss(z, z_vrt, 0.4, tau=1.0)), abs=1e-6)
+    assert widgets.tau_widget((z, z_vrt)).result["tau"] == trimix.Config().tau  # starts at the paper's tau
+
+
+def test_tau_widget_prints_the_report_of_each_tau(capsys):
+    z, z_vrt = structured_pair()
+    w = widgets.tau_widget((z, z_vrt), lam=0.7, tau=2.0)
+    assert "flat at tau = 2?" in capsys.readouterr().out
+    w.children[0].value = 0.1
+    assert capsys.readouterr().out.strip().endswith(widgets.tau_report(w.result).strip())
     with pytest.raises(ValueError):
         widgets.tau_widget(SSLNet(16, width=4, proj_hidden=16, proj_dim=8))

@@ -17,6 +17,8 @@ import seaborn as sns
 import torch
 from matplotlib.figure import Figure
 
+from trimix.config import paper_config
+
 PARTS = ("total", "bt", "vrt", "con")  # the loss parts of trimix_loss, in the order the paper plots them
 PART_TITLES = {"total": "total (eq 11)", "bt": "Barlow Twins L_BT (eq 1)", "vrt": "virtual embeddings L_vrt (eq 8)",
                "con": "self-consistency L_con (eq 10)"}
@@ -146,21 +148,32 @@ def _mean_off_diagonal(a: np.ndarray) -> float:
     return float(np.abs(a[~np.eye(d, dtype=bool)]).mean()) if d > 1 else 0.0
 
 
+def one_over_b(batch_size: int) -> str:
+    """``1/B = 0.125``: the value of a uniform M's entries, written the same way in every figure and text."""
+    return f"1/B = {1 / batch_size:.3f}"
+
+
 def plot_ground_truth_vs_predicted(gt, similarity, predicted, suptitle: str | None = None,
-                                   annot: bool | None = None) -> Figure:
+                                   annot: bool | None = None, *, l_vrt: float | None = None,
+                                   uniform_l_vrt: float | None = None) -> Figure:
     """Paper Fig. 5 A-C side by side: GT (eq 8), the matrix before the softmax (eq 6) and M after it (eq 7).
 
-    GT and M share the 0..1 scale; the title gives ``L_vrt = mean |M - GT|`` (eq 8).
+    GT and M share the 0..1 scale. Given ``l_vrt`` (``trimix.virtual_embedding_loss``, eq 8) and the value of
+    a uniform M (``widgets.uniform_l_vrt``), the title shows both.
     """
     gt_a, sim_a, m_a = _np(gt), _np(similarity), _np(predicted)
-    l1 = float(np.abs(m_a - gt_a).mean())
     b, span = gt_a.shape[0], float(np.abs(sim_a).max()) or 1.0  # (B) on a scale centred at 0
     fig = plot_matrices(
         [gt_a, sim_a, m_a],
-        ["(A) ground truth GT (eq 8)", "(B) before softmax (eq 6)", f"(C) M after softmax (eq 7)\nmax {m_a.max():.2f}, 1/B = {1 / b:.2f}"],
+        ["(A) ground truth GT (eq 8)", "(B) before softmax (eq 6)",
+         f"(C) M after softmax (eq 7)\nmax {m_a.max():.3f}, {one_over_b(b)}"],
         vmin=[0, -span, 0], vmax=[1, span, 1], cmaps=["viridis", "coolwarm", "viridis"], annot=annot)
-    uniform = float(np.abs(gt_a - 1.0 / b).mean())  # L_vrt of M = 1/B everywhere: 2/B - 4/B^2 for an even B
-    fig.suptitle((suptitle + ": " if suptitle else "") + f"L_vrt = mean |M - GT| = {l1:.4f}  (a uniform M gives {uniform:.4f})")
+    title = [suptitle] if suptitle else []
+    if l_vrt is not None:
+        uniform = "" if uniform_l_vrt is None else f"  (a uniform M gives {uniform_l_vrt:.4f})"
+        title.append(f"L_vrt = mean |M - GT| = {l_vrt:.4f}{uniform}")
+    if title:
+        fig.suptitle(": ".join(title))
     return fig
 
 
@@ -224,8 +237,10 @@ def plot_history(history, keys: Sequence[str] | None = None, weights: Mapping[st
 
 def plot_loss_parts(parts: Mapping[str, float], weights: Mapping[str, float] | None = None,
                     title: str = "the three parts of eq 11") -> Figure:
-    """Bars of each loss part, unweighted and multiplied by its weight (alpha is inside L_BT already)."""
-    weights = {"bt": 1.0, "vrt": 1000.0, "con": 200.0, **(weights or {})}
+    """Bars of each loss part, unweighted and multiplied by its weight (default: the paper's beta and gamma;
+    alpha is inside L_BT already)."""
+    paper = paper_config()
+    weights = {"bt": 1.0, "vrt": paper.beta, "con": paper.gamma, **(weights or {})}
     names = [k for k in ("bt", "vrt", "con") if k in parts]
     raw = [float(_np(parts[k])) for k in names]
     weighted = [weights[k] * v for k, v in zip(names, raw)]

@@ -1,7 +1,7 @@
 """Interactive views of the mixing factor lambda and the softmax temperature tau (notebooks 02-03).
 
-The work is done by pure functions that return figures and numbers (``lambda_view``, ``tau_values``,
-``tau_view``; pytest calls them directly). ``lambda_widget`` and ``tau_widget`` only wire them to
+The work is done by pure functions that return figures, numbers and text (``lambda_view``, ``tau_values``,
+``tau_view``, ``tau_report``; pytest calls them directly). ``lambda_widget`` and ``tau_widget`` only wire them to
 sliders with ``ipywidgets.interactive``: the widget's ``.result`` holds what the last redraw returned.
 
 A numerical note the tau widget makes visible (DESIGN.md section 3). Before the softmax, eq 6 divides
@@ -20,16 +20,12 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from trimix.config import paper_config
+from trimix.losses import virtual_embedding_loss
 from trimix.mixing import check_lambda, check_tau, ground_truth_matrix, mix_batch, predicted_matrix, similarity_matrix
-from trimix.viz import plot_ground_truth_vs_predicted, plot_mixing_grid
+from trimix.viz import one_over_b, plot_ground_truth_vs_predicted, plot_mixing_grid
 
-TAU_NOTE = (
-    "Why is M so flat at tau = 2? Eq 6 divides by D, so the entries before the softmax are correlations "
-    "between about -1 and 1; divided by tau = 2, the logits of a row differ by about 1 at most, and the "
-    "softmax of such close numbers is nearly uniform (every entry near 1/B), so L_vrt sits near the value of "
-    "a uniform M, 2/B - 4/B^2 (about 2/B). "
-    "Move tau down to sharpen M."
-)
+PAPER_TAU = paper_config().tau  # where the tau slider starts
 
 
 def _as_batch(images: Tensor) -> Tensor:
@@ -59,12 +55,13 @@ def lambda_view(images: Tensor, lam: float, highlight: int | None = 0) -> tuple[
 
 
 def uniform_l_vrt(batch_size: int, lam: float) -> float:
-    """L_vrt of a perfectly uniform M (every entry 1/B): about 2/B (2/B - 4/B^2 for an even B, lam not near 0 or 1).
+    """L_vrt of a perfectly uniform M (every entry 1/B): 2/B - 4/B^2 for an even B and 1/B <= lam <= 1 - 1/B,
+    so about 2/B for a large batch. This is the value tau = 2 keeps L_vrt close to.
 
-    This is the value tau = 2 keeps L_vrt close to.
+    It is eq 8 for an encoder that gives every image the same embedding: every similarity is then 0.
     """
-    gt = ground_truth_matrix(batch_size, lam)
-    return float((gt - 1.0 / batch_size).abs().mean())
+    same = torch.zeros(batch_size, 2)
+    return float(virtual_embedding_loss(same, same, lam))
 
 
 def tau_values(z: Tensor, z_vrt: Tensor, lam: float, tau: float) -> dict:
@@ -80,10 +77,29 @@ def tau_values(z: Tensor, z_vrt: Tensor, lam: float, tau: float) -> dict:
     with torch.no_grad():
         sim = similarity_matrix(z, z_vrt)
         m = predicted_matrix(z, z_vrt, tau)
-    gt = ground_truth_matrix(z.shape[0], lam)
-    return {"tau": tau, "lam": lam, "similarity": sim, "predicted": m, "gt": gt,
-            "l_vrt": float((m - gt).abs().mean()), "max_entry": float(m.max()),
-            "uniform_l_vrt": uniform_l_vrt(z.shape[0], lam)}
+        l_vrt = float(virtual_embedding_loss(z, z_vrt, lam, tau))
+    return {"tau": tau, "lam": lam, "similarity": sim, "predicted": m, "gt": ground_truth_matrix(z.shape[0], lam),
+            "l_vrt": l_vrt, "max_entry": float(m.max()), "uniform_l_vrt": uniform_l_vrt(z.shape[0], lam)}
+
+
+def tau_report(values: dict) -> str:
+    """What the tau widget prints under its figure, from ``tau_values``: L_vrt against a uniform M, the
+    largest entry of M against 1/B, and a note on why M is flat at this tau, or how sharp it has become."""
+    tau, b, top = values["tau"], values["predicted"].shape[0], values["max_entry"]
+    sim = values["similarity"]
+    spread = float((sim.max(dim=1).values - sim.min(dim=1).values).max()) / tau  # widest row of logits
+    numbers = (f"tau = {tau:.3g}: L_vrt = {values['l_vrt']:.4f} (a uniform M gives {values['uniform_l_vrt']:.4f}; "
+               f"2/B = {2 / b:.4f} for B = {b}); largest entry of M = {top:.3f} ({one_over_b(b)})")
+    if top < 2 / b:  # no entry reaches twice the uniform 1/B
+        note = (f"Why is M so flat at tau = {tau:.3g}? Eq 6 divides by D, so the entries before the softmax are "
+                f"correlations between about -1 and 1; divided by tau = {tau:.3g}, the logits of a row differ by "
+                f"{spread:.2f} at most here, and the softmax of such close numbers is nearly uniform (every entry "
+                "near 1/B), so L_vrt sits near the value of a uniform M. Move tau down to sharpen M.")
+    else:
+        note = (f"At tau = {tau:.3g} M is no longer flat: its largest entry is {top * b:.1f} times 1/B. Divided by "
+                f"tau = {tau:.3g}, the logits of a row differ by up to {spread:.2f}, and the softmax favours the "
+                "largest. Move tau up to see M flatten towards a uniform matrix.")
+    return numbers + "\n" + note
 
 
 def tau_view(z: Tensor, z_vrt: Tensor, lam: float, tau: float, name: str = "") -> tuple[Figure, float]:
@@ -98,7 +114,8 @@ def tau_view(z: Tensor, z_vrt: Tensor, lam: float, tau: float, name: str = "") -
 
 def _tau_figure(v: dict, name: str = "") -> Figure:
     label = f"{name + ', ' if name else ''}lam = {v['lam']:.2f}, tau = {v['tau']:.3g}"
-    return plot_ground_truth_vs_predicted(v["gt"], v["similarity"], v["predicted"], suptitle=label)
+    return plot_ground_truth_vs_predicted(v["gt"], v["similarity"], v["predicted"], suptitle=label,
+                                          l_vrt=v["l_vrt"], uniform_l_vrt=v["uniform_l_vrt"])
 
 
 @torch.no_grad()
@@ -147,7 +164,7 @@ def lambda_widget(images: Tensor, lam: float = 0.5, highlight: int | None = 0):
     return W.interactive(draw, lam=slider)
 
 
-def tau_widget(source, images: Tensor | None = None, lam: float = 0.7, tau: float = 2.0, name: str = ""):
+def tau_widget(source, images: Tensor | None = None, lam: float = 0.7, tau: float = PAPER_TAU, name: str = ""):
     """A tau slider (0.01..10, log scale) redrawing GT, the matrix before and M after the softmax, and L_vrt.
 
     Args:
@@ -169,10 +186,7 @@ def tau_widget(source, images: Tensor | None = None, lam: float = 0.7, tau: floa
     def draw(tau: float) -> dict:
         values = tau_values(z, z_vrt, lam, tau)
         _display_png(_tau_figure(values, name))
-        b = z.shape[0]
-        print(f"tau = {tau:.3g}: L_vrt = {values['l_vrt']:.4f} (a uniform M gives {values['uniform_l_vrt']:.4f}, "
-              f"about 2/B for B = {b}); largest entry of M = {values['max_entry']:.3f} (1/B = {1 / b:.3f})")
-        print(TAU_NOTE)
+        print(tau_report(values))
         return values
 
     slider = W.FloatLogSlider(value=tau, base=10, min=-2, max=1, step=0.05, description="tau",
