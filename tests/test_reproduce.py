@@ -17,14 +17,15 @@ import trimix.config
 from trimix.__main__ import _config_from_args, main, make_parser
 from trimix.ablations import PAPER_TABLE_VI, PAPER_TABLE_VII
 from trimix.config import quick_config
+from trimix.data import make_shapes
 from trimix.reproduce import paper_tables as pt
 from trimix.reproduce.cli import scale_label
-from trimix.reproduce.plan import EXPERIMENTS, make_plan, parse_seeds
+from trimix.reproduce.plan import EXPERIMENTS, RANDOM_ROW, make_plan, parse_seeds
 from trimix.reproduce.report import table_csv, table_markdown
 from trimix.reproduce.runner import SCORES_NAME, RunResult, execute, train_seconds
 from trimix.reproduce.scales import SCALES, STAND_IN, DataCache, dataset_label, paper_dataset
 from trimix.runs import total_steps
-from trimix.train import CHECKPOINT_NAME, RESUME_MUST_MATCH, pretrain
+from trimix.train import CHECKPOINT_NAME, RESUME_MUST_MATCH, build_model, pretrain
 
 KNOBS = ["--max-steps", "2", "--eval-epochs", "1", "--max-images", "200"]
 LABEL = scale_label("quick", 2, 1, 200)
@@ -94,7 +95,8 @@ def test_quick_scale_is_quick_config_whatever_it_holds(monkeypatch):
     plan = make_plan("table3", SCALES["quick"], seeds=2)
     assert {r.config.width for r in plan.runs} == {4} and {r.dataset for r in plan.runs} == {STAND_IN}
     ignore = {"method", "seed", "out_dir", "dataset"}
-    for run in plan.runs:  # an equal budget: the runs differ in method, seed and folder only
+    assert [r.config.max_steps for r in plan.runs if r.row == RANDOM_ROW] == [0, 0]  # untrained, seeds 0 and 1
+    for run in [r for r in plan.runs if r.row != RANDOM_ROW]:  # an equal budget: only method, seed, folder differ
         assert {k: v for k, v in run.config.to_dict().items() if k not in ignore} == \
                {k: v for k, v in quick_config().to_dict().items() if k not in ignore}
 
@@ -122,17 +124,32 @@ def test_a_paper_dataset_gets_the_paper_s_numbers_and_orderings_beside_ours():
     assert [r.row for r in plan.runs].count("vicreg") == 1 and [r.row for r in plan.runs].count("trimix") == 2
     assert plan.columns == [("kNN", "folder:data/cifar10-jpeg"), ("Linear", "folder:data/cifar10-jpeg")]
     knn = {"simclr": 50.0, "byol": 40.0, "barlow_twins": 60.0, "vicreg": 30.0, "trimix": 70.0}  # the paper's order
-    results = [RunResult(run, {plan.columns[0]: knn[run.row] + run.seed, plan.columns[1]: 100.0 - knn[run.row]},
+    knn[RANDOM_ROW] = 0.0  # not in the paper: left out of the orderings
+    results = [RunResult(run, {plan.columns[0]: knn[run.row] + run.seed, plan.columns[1]: 80.0 - knn[run.row]},
                          10, 1.0, 1.0, 10, 1) for run in plan.runs]
     text = table_markdown(plan, results, "python -m trimix reproduce table1")
     assert "- kNN CIFAR10 (folder:data/cifar10-jpeg): here TriMix > Barlow Twins > SimCLR > BYOL > VICReg; " \
            "paper TriMix > Barlow Twins > SimCLR > BYOL > VICReg (the same)" in text
     assert "- Linear CIFAR10 (folder:data/cifar10-jpeg): here VICReg > BYOL" in text and "(DIFFERENT)" in text
-    assert "| TriMix | **70.50 ± 0.71** | 30.00 ± 0.00 | 2 |" in text and "| VICReg | 30.00 | **70.00** | 1 |" in text
+    assert "| TriMix | **70.50 ± 0.71** | 10.00 ± 0.00 | 2 |" in text and "| VICReg | 30.00 | 50.00 | 1 |" in text
+    assert "| random init (no pretraining) | 0.50 ± 0.71 | **80.00 ± 0.00** | 2 |" in text
     cells = {(c["row"], c["group"]): c for c in table_csv(plan, results)}
     assert cells["trimix", "Linear"]["paper"] == 88.39 and cells["vicreg", "kNN"]["paper"] == 77.73
+    assert cells[RANDOM_ROW, "kNN"]["paper"] == ""
     assert cells["trimix", "kNN"]["mean"] == 70.5 and cells["trimix", "kNN"]["seeds"] == 2
     assert parse_seeds(["2", "trimix=3"]) == (2, {"trimix": 3}) and parse_seeds(["byol=4"]) == (1, {"byol": 4})
+
+
+def test_the_random_row_is_the_network_evaluate_random_baseline_scores(tmp_path):
+    plan = make_plan("table1", SCALES["quick"], results=tmp_path, changes={"device": "cpu", "width": 4})
+    random_run = next(r for r in plan.runs if r.row == RANDOM_ROW)
+    data = make_shapes(64, seed=3)
+    untrained = pretrain(random_run.config, data=data, progress=False)
+    assert untrained.steps == 0 and not (random_run.folder / CHECKPOINT_NAME).exists()
+    trimix_run = next(r for r in plan.runs if r.row == "trimix")
+    baseline = build_model(trimix_run.config, data.image_size).net  # what `evaluate --random-baseline` builds
+    for (name, a), b in zip(untrained.method.net.state_dict().items(), baseline.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_train_seconds_adds_up_the_logged_intervals():
@@ -202,14 +219,18 @@ def test_each_experiment_writes_a_well_formed_table(reproduced, experiment):
     if experiment in ("table3", "table4", "table5"):
         assert "STAND-IN" in text and "not MedMNIST" in text
     records = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
-    assert len(records) == len(plan.runs) and all(r["steps"] >= 1 and r["pretrain_seconds"] > 0 for r in records)
+    assert len(records) == len(plan.runs)
+    for record in records:  # every run trained, but the random encoder
+        trained = record["row"] != RANDOM_ROW
+        assert (record["steps"] >= 1, record["pretrain_seconds"] > 0) == (trained, trained)
     assert "python -m trimix reproduce " + experiment in (folder / "runs.md").read_text()
 
 
 @pytest.mark.slow
 def test_pretrain_commands_rebuild_each_run_s_configuration(reproduced):
     records = [json.loads(line) for line in (reproduced / "table1" / LABEL / "runs.jsonl").read_text().splitlines()]
-    for record in records:
+    assert [r["pretrain_command"] for r in records if r["row"] == RANDOM_ROW] == [None]  # it trains nothing
+    for record in [r for r in records if r["row"] != RANDOM_ROW]:
         argv = shlex.split(record["pretrain_command"])[3:]  # after "python -m trimix"
         config = _config_from_args(make_parser().parse_args(argv))
         for name in (*RESUME_MUST_MATCH, "epochs", "max_steps", "out_dir"):
@@ -221,9 +242,12 @@ def test_pretrain_commands_rebuild_each_run_s_configuration(reproduced):
 @pytest.mark.slow
 def test_a_second_invocation_reuses_every_finished_run(reproduced, capsys):
     before = checkpoint_mtimes(reproduced)
-    assert len(before) == sum(len(make_plan(e, SCALES["quick"]).runs) for e in EXPERIMENTS)
+    trained = [r for e in EXPERIMENTS for r in make_plan(e, SCALES["quick"]).runs if r.row != RANDOM_ROW]
+    assert len(before) == len(trained)  # the random encoder trains nothing, so it has no checkpoint
     assert main(["reproduce", "all", "--scale", "quick", *KNOBS, "--results", str(reproduced), "--no-progress"]) == 0
-    assert "trained" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    runs = sum(len(make_plan(e, SCALES["quick"]).runs) for e in EXPERIMENTS)
+    assert "trained" not in out and out.count("reused the finished run") == runs
     assert checkpoint_mtimes(reproduced) == before
     for experiment in EXPERIMENTS:
         for line in (reproduced / experiment / LABEL / "runs.jsonl").read_text().splitlines():

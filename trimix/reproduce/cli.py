@@ -125,7 +125,9 @@ def reproduce(experiment: str, scale: str = "quick", *, seeds=("1",), datasets: 
         for i, run in enumerate(plan.runs, 1):
             result = execute(run, data, progress=progress)
             outcomes.append(result)
-            done = f"trained {result.trained_steps} steps" if result.trained_steps else "reused the finished run"
+            done = (f"trained {result.trained_steps} steps" if result.trained_steps else
+                    "reused the finished run" if not result.evaluated else
+                    "the untrained network" if result.steps == 0 else "reused the checkpoint, scored it")
             scores = ", ".join(f"{g} {v:.1f}" for (g, _), v in result.scores.items())
             print(f"[{i}/{len(plan.runs)}] {plan.rows[run.row]} on {dataset_label(run.dataset)}, seed {run.seed}: "
                   f"{done} ({result.steps} steps, {result.train_seconds:.0f} s); {scores}", flush=True)
@@ -140,7 +142,7 @@ def _confirm_paper_scale(plans, data, device, yes: bool) -> None:
     from trimix.runs import format_duration
 
     seconds, how = projected_seconds(plans, data)
-    runs = sum(len(p.runs) for p in plans)
+    runs = sum(r.config.max_steps != 0 for p in plans for r in p.runs)  # the random encoder trains nothing
     print(f"The paper scale: {runs} pretraining runs, projected to take about {format_duration(seconds)} of "
           f"pretraining on {device} ({how}); evaluation comes on top.", flush=True)
     if device.type == "cuda" or yes:

@@ -33,6 +33,9 @@ EXPERIMENTS = {  # name -> what it reproduces
     "fig4": "Fig. 4: TriMix with batch size x projector size",
 }
 FRACTIONS = (0.01, 0.1, 1.0)  # Tables II and IV
+# A last row in every table (not Fig. 4): the same network untrained (0 steps, the seed's initialisation),
+# scored the same way. Not in the paper; it says whether a short run learned anything at all.
+RANDOM_ROW, RANDOM_LABEL = "random", "random init (no pretraining)"
 
 
 @dataclass(frozen=True)
@@ -155,13 +158,15 @@ def make_plan(experiment: str, scale: Scale, *, seeds: int = 1, method_seeds: di
         rows = rows or _fig4_variants(base, *scale.fig4_grid(base))
     else:
         rows = {method: {"method": method} for method in METHOD_NAMES}
-    plan.rows = {name: METHOD_NAMES.get(name, name) for name in rows}
+    if experiment != "fig4":
+        rows = {**rows, RANDOM_ROW: {"max_steps": 0}}
+    plan.rows = {name: METHOD_NAMES.get(name, RANDOM_LABEL if name == RANDOM_ROW else name) for name in rows}
     for source in sources:
         plan.columns += [c for e in evaluations(source) for c in e.columns(source)]
         for name, row_changes in rows.items():
             row_changes = {k: v for k, v in row_changes.items() if getattr(base, k) != v}  # only real changes
             slug = _slug(", ".join(f"{k}={v}" for k, v in row_changes.items()) or "base")
-            if experiment not in ("table6", "table7", "fig4"):
+            if experiment not in ("table6", "table7", "fig4") or name == RANDOM_ROW:
                 slug = name  # tables I-V: runs/<dataset>/<method>-seed<k>
             for seed in range((method_seeds or {}).get(name, seeds)):
                 out = plan.folder / "runs" / _slug(source) / f"{slug}-seed{seed}"

@@ -16,7 +16,7 @@ import statistics
 from dataclasses import dataclass
 
 from trimix.reproduce.paper_tables import FIG4_CLAIMS, METHOD_NAMES
-from trimix.reproduce.plan import EXPERIMENTS, Column, Plan
+from trimix.reproduce.plan import EXPERIMENTS, RANDOM_ROW, Column, Plan
 from trimix.reproduce.runner import RunResult, evaluate_command, pretrain_command
 from trimix.reproduce.scales import STAND_IN, dataset_label, paper_dataset
 from trimix.runs import format_duration
@@ -102,7 +102,9 @@ def table_markdown(plan: Plan, results: list[RunResult], command: str) -> str:
               "one seed (--seeds N for a spread)")
     lines += ["", f"Top-1 accuracy (%), {spread}; the best in each column in bold. Pretraining time: wall time "
               f"of the training steps on {config.device if config.device != 'auto' else 'this machine'}, "
-              "mean over the row's runs; evaluation not included.", ""]
+              "mean over the row's runs; evaluation not included."
+              + (" The last row, not in the paper, is the same network untrained (each seed's initialisation)."
+                 if RANDOM_ROW in plan.rows else ""), ""]
     lines += _paper_section(plan) + _orderings(plan, cells)
     return "\n".join(lines) + "\n"
 
@@ -169,7 +171,7 @@ def table_csv(plan: Plan, results: list[RunResult]) -> list[dict]:
             rows.append({"experiment": plan.experiment, "scale": plan.scale.name, "row": r, "label": plan.rows[r],
                          "group": column[0], "dataset": column[1], "mean": round(cell.mean, 4),
                          "std": "" if cell.std is None else round(cell.std, 4), "seeds": cell.seeds,
-                         "paper": "" if paper_column is None else plan.paper.value(r, paper_column),
+                         "paper": "" if paper_column is None else plan.paper.value(r, paper_column) or "",
                          "pretrain_seconds_per_run": round(seconds[r], 2)})
     return rows
 
@@ -191,21 +193,23 @@ def runs_markdown(plan: Plan, results: list[RunResult], command: str, notes: lis
              *notes, "| run | dataset | seed | steps | pretraining | evaluation | this time | scores |",
              "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"]
     for r in results:
-        now = f"trained {r.trained_steps} steps" if r.trained_steps else "reused"
+        now = f"trained {r.trained_steps} steps" if r.trained_steps else "untrained" if r.steps == 0 else "reused"
         now += f", {_count(r.evaluated, 'evaluation')} computed" if r.evaluated else ""
         scores = ", ".join(f"{_column_label(plan, c)} {v:.2f}" for c, v in r.scores.items())
         lines.append(f"| {plan.rows[r.run.row]} | {dataset_label(r.run.dataset)} | {r.run.seed} | {r.steps} | "
                      f"{format_duration(r.train_seconds)} | {format_duration(r.eval_seconds)} | {now} | {scores} |")
     lines += ["", "## Commands", "", "Each run as `python -m trimix` commands (pretraining, then the same scores "
-              "from its checkpoint). Where there are none, the data has no command-line name (the offline stand-in) "
-              "and the Python call is `trimix.train.pretrain(config, data=trimix.stand_in.shapes_stand_in('train'))` "
-              "with the configuration in runs.jsonl.", ""]
+              "from its checkpoint). Where there are none, either the data has no command-line name (the offline "
+              "stand-in; in Python: `trimix.train.pretrain(config, data=trimix.stand_in.shapes_stand_in('train'))` "
+              "with the configuration in runs.jsonl), or the run is the random encoder, which trains nothing: "
+              "`python -m trimix evaluate RUN --random-baseline` scores that same untrained network (same seed) "
+              "beside the run RUN.", ""]
     for r in results:
         changes = {k: v for k, v in r.run.config.to_dict().items() if base[k] != v and k != "out_dir"}
         lines += [f"### {plan.rows[r.run.row]}, {dataset_label(r.run.dataset)}, seed {r.run.seed}", "",
                   f"Changes from the first run's configuration: `{json.dumps(changes)}`", "", "```",
-                  pretrain_command(r.run.config) or "# no command line: pretrained on the offline stand-in",
-                  evaluate_command(r.run) or "# no command line: scored on the offline stand-in", "```", ""]
+                  pretrain_command(r.run.config) or "# no pretrain command (see above)",
+                  evaluate_command(r.run) or "# no evaluate command (see above)", "```", ""]
     lines += ["## The first run's full configuration", "", "```json", json.dumps(base, indent=1), "```", ""]
     return "\n".join(lines)
 

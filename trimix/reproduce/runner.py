@@ -65,6 +65,7 @@ def _read_cache(run: Run, steps: int) -> dict:
 def _write_cache(run: Run, cache: dict) -> None:
     """Atomically, as the checkpoints: a temporary file, then a rename."""
     path = run.folder / SCORES_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)  # the random encoder's run writes no checkpoint there
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(cache, indent=1))
     os.replace(tmp, path)
@@ -102,16 +103,17 @@ def execute(run: Run, data: DataCache, progress: bool = True) -> RunResult:
     return RunResult(run, scores, cache["steps"], cache["train_seconds"], eval_seconds, trained, len(missing))
 
 
-def pretrain_command(config, root: str | None = None) -> str | None:
+def pretrain_command(config) -> str | None:
     """The ``python -m trimix pretrain`` command that trains exactly this run (``--no-eval``: the
-    reproduction scores it itself); None when its data has no command-line name (the offline stand-in)."""
+    reproduction scores it itself); None when its data has no command-line name (the offline stand-in)
+    or it trains nothing (the random-encoder row: ``evaluate --random-baseline`` scores that network)."""
     import shlex
 
     from trimix.__main__ import PRETRAIN_OPTIONS
     from trimix.config import Config, quick_config
     from trimix.reproduce.scales import STAND_IN
 
-    if config.dataset == STAND_IN:
+    if config.dataset == STAND_IN or config.max_steps == 0:
         return None
     defaults = quick_config() if config.quick else Config()
     always = ("method", "dataset", "seed", "out_dir")
@@ -125,10 +127,11 @@ def pretrain_command(config, root: str | None = None) -> str | None:
 
 def evaluate_command(run: Run) -> str | None:
     """The ``python -m trimix evaluate`` command that computes the same scores from the run's checkpoint
-    (evaluation seed 0, as here); None when a dataset involved has no command-line name."""
+    (evaluation seed 0, as here); None when a dataset involved has no command-line name, or for the
+    random-encoder row, which has no checkpoint."""
     from trimix.reproduce.scales import STAND_IN
 
-    if STAND_IN in {run.dataset, *(e.dataset for e in run.evaluations)}:
+    if STAND_IN in {run.dataset, *(e.dataset for e in run.evaluations)} or run.config.max_steps == 0:
         return None
     kinds = {e.kind for e in run.evaluations}
     epochs = run.evaluations[0].epochs
