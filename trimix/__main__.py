@@ -179,6 +179,9 @@ def make_parser() -> argparse.ArgumentParser:
     from trimix import assignments  # build student copies / grade submissions (docs/instructors.md)
 
     assignments.register(sub)
+    from trimix import reproduce  # rerun the paper's tables and Fig. 4 (docs/results.md)
+
+    reproduce.register(sub)
     return parser
 
 
