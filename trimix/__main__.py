@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from trimix.config import QUICK_OVERRIDES, Config, default_config, quick_requested
+from trimix.config import QUICK_OVERRIDES, Config, default_config, quick_requested, use_default_threads
 from trimix.data import DATASETS, load_dataset
 from trimix.methods import METHODS
 
@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from trimix.train import CheckpointError, NonFiniteLossError
 
     args = make_parser().parse_args(argv)
+    use_default_threads()  # 1 thread on a 2-core machine unless OMP_NUM_THREADS says otherwise (config.py)
     try:
         return args.func(args)
     except (ValueError, DatasetNotFoundError, CheckpointError, NonFiniteLossError) as e:

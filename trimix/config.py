@@ -117,11 +117,50 @@ def default_config(quick: bool | None = None, **changes) -> Config:
 
 
 def auto_config(**changes) -> Config:
-    """What notebooks use: quick mode when ``TRIMIX_QUICK=1`` is set or no GPU is present, else the paper's."""
+    """What notebooks use: quick mode when ``TRIMIX_QUICK=1`` is set or no GPU is present, else the paper's.
+
+    Also sets torch's CPU threads to ``default_threads()`` (1 on a 2-core machine).
+    """
     import torch
 
+    use_default_threads()
     quick = quick_requested() or not torch.cuda.is_available()
     return default_config(quick=quick, **changes)
+
+
+SMALL_CPU_CORES = 2  # at most this many usable cores: one torch thread (bench/threads.py measures why)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's share), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int | None:
+    """torch's CPU threads for the CLI and notebooks: 1 on a machine with at most 2 usable cores, None
+    (torch's own default, one per core) on larger ones, and None when OMP_NUM_THREADS is set (the user chose).
+
+    Why 1 on 2 cores: torch's OpenMP threads meet at a barrier after every op. With one core taken by
+    anything else (another notebook, a DataLoader worker, the browser) the second thread waits for a time
+    slice at each barrier, and a step measured several times slower than with one thread; one thread lost
+    little when the machine was idle. Measured by ``python bench/threads.py``.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return 1 if usable_cores() <= SMALL_CPU_CORES else None
+
+
+def use_default_threads() -> int:
+    """Apply ``default_threads()`` with ``torch.set_num_threads``; returns the number of threads in use."""
+    import torch
+
+    threads = default_threads()
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def describe_environment(config: Config | None = None) -> str:
@@ -129,7 +168,7 @@ def describe_environment(config: Config | None = None) -> str:
     import torch
 
     config = auto_config() if config is None else config
-    lines = [f"torch {torch.__version__}"]
+    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s) of {usable_cores()} core(s)"]
     if torch.cuda.is_available():
         lines.append(f"GPU: {torch.cuda.get_device_name(0)}")
     else:
