@@ -49,8 +49,9 @@ PRETRAIN_OPTIONS = {
 def _config_from_args(args: argparse.Namespace) -> Config:
     quick = args.quick or quick_requested()
     given = {name: getattr(args, name) for name in PRETRAIN_OPTIONS if getattr(args, name) is not None}
-    if args.download:
-        given["download"] = True
+    for flag in ("download", "compile"):
+        if getattr(args, flag):
+            given[flag] = True
     return default_config(quick=quick, **given)
 
 
@@ -64,6 +65,7 @@ def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
                        help=f"{help_text} [default: {default}{quick}]")
     p.add_argument("--quick", action="store_true", help="CPU-sized run on the built-in dataset (also TRIMIX_QUICK=1)")
     p.add_argument("--download", action="store_true", help="download the dataset into --root if it is missing")
+    p.add_argument("--compile", action="store_true", help="compile the network with torch.compile")
 
 
 def _print_table(title: str, rows: list[tuple[str, str]]) -> None:

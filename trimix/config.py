@@ -58,6 +58,8 @@ class Config:
     vicreg_sim_coeff: float = VICREG_SIM_COEFF
     vicreg_std_coeff: float = VICREG_STD_COEFF
     vicreg_cov_coeff: float = VICREG_COV_COEFF
+    # speed
+    compile: bool = False  # torch.compile the network; off until measured to help
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu

@@ -1,21 +1,20 @@
 """Pretraining: ``pretrain(config)`` for any method and dataset of the registry (paper section IV-A).
 
-One code path for CPU and GPU. The whole training split sits on the device as uint8 and each batch is
-augmented there by ``augment.two_views`` (per-image random parameters), which on this project's 2-core
-machines also measured faster than a per-sample DataLoader (see bench/augment.py). On a GPU the step runs
-under bf16 autocast (fp16 with a gradient scaler on cards without bf16) in channels_last.
+One code path for CPU and GPU. The whole training split sits on the device as uint8 and each batch is augmented there by
+``augment.two_views`` (per-image random parameters), which on this project's 2-core machines also measured
+faster than a per-sample DataLoader (see bench/augment.py). On a GPU the step runs under bf16
+autocast (fp16 with a gradient scaler on cards without bf16) in channels_last, with the fused Adam kernel;
+``config.compile`` compiles the network with ``torch.compile``.
 
 The step never waits for the GPU: losses are kept on the device and read back every ``log_every``
 steps, when they are written to the history, checked for NaN/inf and shown on the progress bar.
 
-Checkpoints (``<out_dir>/checkpoint.pt``) are written atomically (temporary file, then rename) every
-``checkpoint_every`` epochs and at the end. They hold the model, optimizer, history, config and every
-random state, so a resumed run ends with the same weights as an uninterrupted one.
+Checkpoints (``trimix.checkpoint``) are written atomically every ``checkpoint_every`` epochs and at the
+end; a resumed run ends with the same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,27 +24,23 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from trimix.augment import two_views
+from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint: imported from here too)
+    CHECKPOINT_NAME,
+    CheckpointError,
+    check_resumable,
+    get_random_states,
+    load_checkpoint,
+    save_checkpoint,
+    set_random_states,
+)
 from trimix.config import Config
 from trimix.data import ImageData, load_dataset
 from trimix.methods import SSLMethod, method_class
 from trimix.models import SSLNet
 
-CHECKPOINT_NAME = "checkpoint.pt"
-# Config fields that must match for a checkpoint to be resumed (epochs, max_steps, logging may change).
-RESUME_MUST_MATCH = (
-    "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
-    "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
-    "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
-    "vicreg_cov_coeff",
-)
-
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the loss parts."""
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable or does not fit the configuration."""
 
 
 @dataclass
@@ -74,37 +69,6 @@ def build_model(config: Config, image_size: int) -> SSLMethod:
     return method_class(config.method).from_config(net, config)
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the GPU supports it, fp16 (with a scaler) on older GPUs, full precision on the CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint written by ``pretrain``, with an error that says what is wrong."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}; run `python -m trimix pretrain` first or fix the path")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated or not a torch file
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a trimix checkpoint ({e}); delete it and pretrain again") from e
-    if not isinstance(state, dict) or not {"model", "config", "history"} <= set(state):
-        raise CheckpointError(f"{path} is not a trimix checkpoint (missing model/config/history)")
-    return state
-
-
 def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, Config, dict]:
     """Rebuild the trained method from a checkpoint: returns (method, config, checkpoint dict)."""
     state = load_checkpoint(path, map_location)
@@ -114,29 +78,33 @@ def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "
     return method, config, state
 
 
-def _check_resumable(saved: dict, config: Config, path: Path) -> None:
-    defaults = Config()  # a field newer than the checkpoint was, in effect, at its default there
-    for name in RESUME_MUST_MATCH:
-        was = saved.get(name, getattr(defaults, name))
-        if was != getattr(config, name):
-            raise CheckpointError(
-                f"{path} was made with {name}={was!r} but this run has {name}={getattr(config, name)!r}; "
-                "use another out_dir (--out-dir) or start afresh (--no-resume)"
-            )
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU supports it, fp16 (with a scaler) on older GPUs, full precision on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _setup(config: Config, image_size: int, device: torch.device):
-    """Method, Adam, autocast dtype and (fp16 only) gradient scaler, on ``device``."""
+def make_optimizer(method: nn.Module, config: Config, device: torch.device) -> torch.optim.Optimizer:
+    """Adam with the paper's lr and weight decay; on CUDA the fused kernel (one launch for all weights)."""
+    return torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                            fused=device.type == "cuda")
+
+
+def setup_training(config: Config, image_size: int, device: torch.device):
+    """Method, optimizer, autocast dtype and (fp16 only) gradient scaler, on ``device``."""
     method = build_model(config, image_size).to(device)
     if device.type == "cuda":
         method = method.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.compile:  # in place: the state_dict keeps its names, evaluation uses the plain backbone
+        method.net.compile()
+    opt = make_optimizer(method, config, device)
     amp = autocast_dtype(device)
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
     return method, opt, amp, scaler
 
 
-def _views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def make_views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Two augmented views of ``images[idx]``, channels_last on a GPU."""
     x1, x2 = two_views(images[idx], generator=gen)
     if images.device.type == "cuda":
@@ -170,10 +138,10 @@ def train_step(
 def time_steps(config: Config, data: ImageData, steps: int = 5, warmup: int = 2) -> float:
     """Seconds per training step (augmentation included) at ``config``, measured after ``warmup`` steps.
 
-    Used to estimate how long a full run takes before starting it, and by bench/train.py.
+    Used to estimate how long a full run takes before starting it (``trimix.runs``).
     """
     device = resolve_device(config.device)
-    method, opt, amp, scaler = _setup(config, data.image_size, device)
+    method, opt, amp, scaler = setup_training(config, data.image_size, device)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     images = data.images[: config.batch_size * 4].to(device)
     for i in range(warmup + steps):
@@ -182,10 +150,76 @@ def time_steps(config: Config, data: ImageData, steps: int = 5, warmup: int = 2)
                 torch.cuda.synchronize()
             start = time.perf_counter()
         idx = torch.randint(len(images), (config.batch_size,), device=device, generator=gen)
-        train_step(method, opt, *_views(images, idx, gen), amp, scaler)
+        train_step(method, opt, *make_views(images, idx, gen), amp, scaler)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / steps
+
+
+class LossLog:
+    """The loss parts of every step, kept on the device until ``flush`` writes their means to ``history``.
+
+    ``flush`` is the loop's one host sync (every ``log_every`` steps): it stops the run on NaN/inf and
+    appends one record: step, epoch, each part, lr and images_per_s.
+    """
+
+    def __init__(self, history: dict[str, list[float]], batch_size: int, steps_per_epoch: int):
+        self.history, self.batch_size, self.steps_per_epoch = history, batch_size, steps_per_epoch
+        self.pending: list[torch.Tensor] = []  # one row per step: total and each part, still on the device
+        self.names: list[str] = []
+        self.tick = time.perf_counter()
+
+    def add(self, total: torch.Tensor, parts: dict[str, torch.Tensor]) -> None:
+        self.names = ["total", *parts]
+        self.pending.append(torch.stack([total.float(), *(p.float() for p in parts.values())]))
+
+    def flush(self, step: int, lr: float) -> dict[str, float] | None:
+        """Write the steps up to ``step`` (the last one done) as one record and return it."""
+        if not self.pending:
+            return None
+        rows = torch.stack(self.pending).tolist()
+        first = step - len(rows) + 1
+        for k, row in enumerate(rows):
+            if not all(math.isfinite(v) for v in row):
+                parts = ", ".join(f"{n}={v:.4g}" for n, v in zip(self.names, row))
+                raise NonFiniteLossError(
+                    f"the loss is not finite at step {first + k} ({parts}); the run stopped. "
+                    "Try a lower --lr, check the data, or resume from the last checkpoint."
+                )
+        now = time.perf_counter()
+        means = [sum(col) / len(rows) for col in zip(*rows)]
+        record = {"step": step, "epoch": step / self.steps_per_epoch, **dict(zip(self.names, means)),
+                  "lr": lr, "images_per_s": len(rows) * self.batch_size / (now - self.tick)}
+        for key, value in record.items():
+            self.history.setdefault(key, []).append(float(value))
+        self.pending.clear()
+        self.tick = now
+        return record
+
+
+def _resume(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Optimizer,
+            scaler: torch.amp.GradScaler | None, gen: torch.Generator, device: torch.device):
+    """Load a checkpoint into the method, optimizer, scaler and generator: returns (history, step, order)."""
+    state = load_checkpoint(path, device)
+    check_resumable(state, config, path)
+    method.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    set_random_states(state["random"], method, gen, device)
+    order = state.get("order")
+    return state["history"], state["step"], None if order is None else order.to(device)
+
+
+def _save(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Optimizer,
+          scaler: torch.amp.GradScaler | None, gen: torch.Generator, device: torch.device,
+          history: dict, step: int, image_size: int, order: torch.Tensor | None) -> None:
+    save_checkpoint(path, {
+        "model": method.state_dict(), "optimizer": opt.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "history": history, "config": config.to_dict(), "step": step, "image_size": image_size,
+        "order": None if order is None else order.cpu(), "random": get_random_states(method, gen, device),
+    })
 
 
 def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = True, progress: bool = True) -> PretrainResult:
@@ -206,98 +240,37 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     if config.max_steps is not None:  # stops early; schedules (BYOL's momentum) still span planned_steps
         total_steps = min(total_steps, config.max_steps)
 
-    method, opt, amp, scaler = _setup(config, data.image_size, device)
+    method, opt, amp, scaler = setup_training(config, data.image_size, device)
     images = data.images.to(device)  # uint8: 4x smaller than float, augmented batch by batch on the device
     gen = torch.Generator(device=device).manual_seed(config.seed)
     history: dict[str, list[float]] = {}
     step, order = 0, None
-
     path = Path(config.out_dir) / CHECKPOINT_NAME
     if resume and path.exists():
-        state = load_checkpoint(path, device)
-        _check_resumable(state["config"], config, path)
-        method.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        history, step, order = state["history"], state["step"], state.get("order")
-        _set_random_states(state["random"], method, gen)
-        order = None if order is None else order.to(device)
-
-    def make_state() -> dict:
-        return {
-            "model": method.state_dict(), "optimizer": opt.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "history": history, "config": config.to_dict(), "step": step, "image_size": data.image_size,
-            "order": None if order is None else order.cpu(), "random": _get_random_states(method, gen),
-        }
-
-    pending: list[torch.Tensor] = []  # per-step losses, still on the device
-    part_names: list[str] = []
+        history, step, order = _resume(path, config, method, opt, scaler, gen, device)
+    log = LossLog(history, config.batch_size, steps_per_epoch)
     bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"{config.method} on {data.name}")
-    tick, started = time.perf_counter(), time.perf_counter()
-
-    def flush() -> None:
-        nonlocal tick
-        if not pending:
-            return
-        rows = torch.stack(pending).tolist()  # the one host sync every log_every steps
-        first = step - len(rows) + 1
-        for k, row in enumerate(rows):
-            if not all(math.isfinite(v) for v in row):
-                parts = ", ".join(f"{n}={v:.4g}" for n, v in zip(part_names, row))
-                raise NonFiniteLossError(
-                    f"the loss is not finite at step {first + k} ({parts}); the run stopped. "
-                    "Try a lower --lr, check the data, or resume from the last checkpoint."
-                )
-        now = time.perf_counter()
-        means = [sum(col) / len(rows) for col in zip(*rows)]
-        record = {"step": step, "epoch": step / steps_per_epoch, **dict(zip(part_names, means)),
-                  "lr": opt.param_groups[0]["lr"], "images_per_s": len(rows) * config.batch_size / (now - tick)}
-        for key, value in record.items():
-            history.setdefault(key, []).append(float(value))
-        bar.set_postfix(loss=f"{record['total']:.4g}", lr=f"{record['lr']:.1e}", img_s=f"{record['images_per_s']:.0f}")
-        pending.clear()
-        tick = now
-
+    started = time.perf_counter()
     method.train()
     try:
         while step < total_steps:
             if order is None:  # a new epoch
                 order = torch.randperm(len(images), device=device, generator=gen)
             i = step % steps_per_epoch
-            x1, x2 = _views(images, order[i * config.batch_size:(i + 1) * config.batch_size], gen)
+            x1, x2 = make_views(images, order[i * config.batch_size:(i + 1) * config.batch_size], gen)
             total, parts = train_step(method, opt, x1, x2, amp, scaler, progress=step / planned_steps)
-            part_names = ["total", *parts]
-            pending.append(torch.stack([total.float(), *(p.float() for p in parts.values())]))
+            log.add(total, parts)
             step += 1
             bar.update(1)
             end_of_epoch = step % steps_per_epoch == 0
             if end_of_epoch:
                 order = None
             if step % config.log_every == 0 or end_of_epoch or step == total_steps:
-                flush()
-            epoch_done = step // steps_per_epoch
-            if (end_of_epoch and epoch_done % config.checkpoint_every == 0) or step == total_steps:
-                save_checkpoint(path, make_state())
+                record = log.flush(step, opt.param_groups[0]["lr"])
+                bar.set_postfix(loss=f"{record['total']:.4g}", lr=f"{record['lr']:.1e}",
+                                img_s=f"{record['images_per_s']:.0f}")
+            if (end_of_epoch and (step // steps_per_epoch) % config.checkpoint_every == 0) or step == total_steps:
+                _save(path, config, method, opt, scaler, gen, device, history, step, data.image_size, order)
     finally:
         bar.close()
     return PretrainResult(method, history, path, config, steps=step, seconds=time.perf_counter() - started)
-
-
-def _get_random_states(method: nn.Module, gen: torch.Generator) -> dict:
-    states = {"torch": torch.get_rng_state(), "data": gen.get_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    if getattr(method, "generator", None) is not None:
-        states["lambda"] = method.generator.get_state()
-    return states
-
-
-def _set_random_states(states: dict, method: nn.Module, gen: torch.Generator) -> None:
-    torch.set_rng_state(states["torch"].cpu())
-    gen.set_state(states["data"].cpu())
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in states["cuda"]])
-    if "lambda" in states and getattr(method, "generator", None) is not None:
-        method.generator.set_state(states["lambda"].cpu())
