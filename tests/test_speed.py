@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from trimix import config as config_module
+from trimix.__main__ import _config_from_args, make_parser
 
 
 @pytest.mark.parametrize("cores, env, want", [(1, None, 1), (2, None, 1), (4, None, None), (64, None, None),
@@ -27,3 +28,10 @@ def test_use_default_threads_sets_torch_threads(monkeypatch):
         assert config_module.use_default_threads() == 2  # the user's choice is kept
     finally:
         torch.set_num_threads(saved)
+
+
+def test_pretrain_flags_reach_the_config():
+    config = _config_from_args(make_parser().parse_args(["pretrain", "--quick", "--compile", "--gather"]))
+    assert config.compile and config.gather
+    config = _config_from_args(make_parser().parse_args(["pretrain", "--quick"]))
+    assert not config.compile and not config.gather

@@ -1,8 +1,8 @@
 """Checkpoints of ``pretrain``: written atomically, read with errors that say what is wrong, resumed exactly.
 
 A checkpoint (``<out_dir>/checkpoint.pt``) holds the method (network, and BYOL's target), the optimizer,
-the gradient scaler (fp16 only), the history, the configuration, the step, the epoch's data order and
-every random state, so a resumed run ends with the same weights as an uninterrupted one.
+the gradient scaler (fp16 only), the history, the configuration, the step, the epoch's data order and the
+random states of every process, so a resumed run ends with the same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ RESUME_MUST_MATCH = (
     "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
     "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
     "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
-    "vicreg_cov_coeff",
+    "vicreg_cov_coeff", "gather",
 )
 
 
@@ -52,8 +52,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
-def check_resumable(state: dict, config: Config, path: Path) -> None:
-    """Refuse to resume ``state`` under a ``config`` that changes the run."""
+def check_resumable(state: dict, config: Config, world_size: int, path: Path) -> None:
+    """Refuse to resume ``state`` under a ``config`` (or a number of processes) that changes the run."""
     saved, defaults = state["config"], Config()  # a field newer than the checkpoint was at its default there
     for name in RESUME_MUST_MATCH:
         was = saved.get(name, getattr(defaults, name))
@@ -62,11 +62,16 @@ def check_resumable(state: dict, config: Config, path: Path) -> None:
                 f"{path} was made with {name}={was!r} but this run has {name}={getattr(config, name)!r}; "
                 "use another out_dir (--out-dir) or start afresh (--no-resume)"
             )
+    if state.get("world_size", 1) != world_size:
+        raise CheckpointError(
+            f"{path} was made by {state.get('world_size', 1)} process(es) but this run has {world_size}; "
+            "resume with the same torchrun --nproc_per_node, or use another --out-dir"
+        )
 
 
-def get_random_states(method: nn.Module, gen: torch.Generator, device: torch.device) -> dict:
-    """Every random state: torch's global ones, the data generator ``gen`` and TriMix's lambda."""
-    states = {"torch": torch.get_rng_state(), "data": gen.get_state()}
+def get_random_states(method: nn.Module, generators: dict[str, torch.Generator], device: torch.device) -> dict:
+    """This process's random states: torch's global ones, the data ``generators`` and TriMix's lambda."""
+    states = {"torch": torch.get_rng_state(), **{name: g.get_state() for name, g in generators.items()}}
     if device.type == "cuda":
         states["cuda"] = torch.cuda.get_rng_state(device)
     if getattr(method, "generator", None) is not None:
@@ -74,9 +79,11 @@ def get_random_states(method: nn.Module, gen: torch.Generator, device: torch.dev
     return states
 
 
-def set_random_states(states: dict, method: nn.Module, gen: torch.Generator, device: torch.device) -> None:
+def set_random_states(states: dict, method: nn.Module, generators: dict[str, torch.Generator],
+                      device: torch.device) -> None:
     torch.set_rng_state(states["torch"].cpu())
-    gen.set_state(states["data"].cpu())
+    for name, g in generators.items():
+        g.set_state(states.get(name, states.get("data")).cpu())  # "data": one generator, before the split
     if "cuda" in states and device.type == "cuda":
         cuda = states["cuda"]
         if isinstance(cuda, (list, tuple)):  # older checkpoints held every GPU's state

@@ -58,8 +58,9 @@ class Config:
     vicreg_sim_coeff: float = VICREG_SIM_COEFF
     vicreg_std_coeff: float = VICREG_STD_COEFF
     vicreg_cov_coeff: float = VICREG_COV_COEFF
-    # speed
-    compile: bool = False  # torch.compile the network; off until measured to help
+    # speed and scale (trimix.train, trimix.distributed)
+    compile: bool = False  # torch.compile the network; off until measured to help (python -m trimix bench train)
+    gather: bool = False  # several processes: the loss sees the global batch, not each process's shard
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu

@@ -1,8 +1,9 @@
 """Pretraining: ``pretrain(config)`` for any method and dataset of the registry (paper section IV-A).
 
-One code path for CPU and GPU. The whole training split sits on the device as uint8 and each batch is augmented there by
+One code path for CPU and GPU, for one process and for several (``torchrun``, see ``trimix.distributed``).
+The whole training split sits on the device as uint8 and each batch is augmented there by
 ``augment.two_views`` (per-image random parameters), which on this project's 2-core machines also measured
-faster than a per-sample DataLoader (see bench/augment.py). On a GPU the step runs under bf16
+faster than a per-sample DataLoader (``python -m trimix bench train``). On a GPU the step runs under bf16
 autocast (fp16 with a gradient scaler on cards without bf16) in channels_last, with the fused Adam kernel;
 ``config.compile`` compiles the network with ``torch.compile``.
 
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from trimix import distributed
 from trimix.augment import two_views
 from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint: imported from here too)
     CHECKPOINT_NAME,
@@ -35,6 +37,7 @@ from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint
 )
 from trimix.config import Config
 from trimix.data import ImageData, load_dataset
+from trimix.distributed import Processes
 from trimix.methods import SSLMethod, method_class
 from trimix.models import SSLNet
 
@@ -104,6 +107,13 @@ def setup_training(config: Config, image_size: int, device: torch.device):
     return method, opt, amp, scaler
 
 
+def data_generators(seed: int, rank: int, device: torch.device) -> dict[str, torch.Generator]:
+    """Two generators on ``device``: "order" draws each epoch's permutation, the same on every process;
+    "views" draws the augmentations, different on every process."""
+    return {"order": torch.Generator(device=device).manual_seed(seed),
+            "views": torch.Generator(device=device).manual_seed(seed + 1 + rank)}
+
+
 def make_views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Two augmented views of ``images[idx]``, channels_last on a GPU."""
     x1, x2 = two_views(images[idx], generator=gen)
@@ -113,16 +123,17 @@ def make_views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) ->
 
 
 def train_step(
-    method: SSLMethod, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
+    model: nn.Module, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
     amp: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None, progress: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One optimisation step on two views (N, 3, H, W); returns the loss and its parts, still on the device.
 
+    ``model`` is the method, or DDP around it (``distributed.wrap``); calling it runs ``method.loss``.
     ``progress`` (steps done before this one / steps of the whole run) goes to ``method.after_step``, the
     hook for state the optimiser does not update (BYOL's momentum target).
     """
     with torch.autocast(x1.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        total, parts = method.loss(x1, x2)
+        total, parts = model(x1, x2)
     opt.zero_grad(set_to_none=True)
     if scaler is not None:  # fp16 only: scale the loss so small gradients do not underflow
         scaler.scale(total).backward()
@@ -131,7 +142,7 @@ def train_step(
     else:
         total.backward()
         opt.step()
-    method.after_step(progress)
+    distributed.unwrap(model).after_step(progress)
     return total.detach(), {k: v.detach() for k, v in parts.items()}
 
 
@@ -159,12 +170,13 @@ def time_steps(config: Config, data: ImageData, steps: int = 5, warmup: int = 2)
 class LossLog:
     """The loss parts of every step, kept on the device until ``flush`` writes their means to ``history``.
 
-    ``flush`` is the loop's one host sync (every ``log_every`` steps): it stops the run on NaN/inf and
-    appends one record: step, epoch, each part, lr and images_per_s.
+    ``flush`` is the loop's one host sync (every ``log_every`` steps): it averages over processes (one
+    all-reduce, so every process sees a NaN at once), stops the run on NaN/inf, and appends one record:
+    step, epoch, each part, lr and images_per_s (global batch).
     """
 
-    def __init__(self, history: dict[str, list[float]], batch_size: int, steps_per_epoch: int):
-        self.history, self.batch_size, self.steps_per_epoch = history, batch_size, steps_per_epoch
+    def __init__(self, history: dict[str, list[float]], batch_size: int, steps_per_epoch: int, procs: Processes):
+        self.history, self.batch_size, self.steps_per_epoch, self.procs = history, batch_size, steps_per_epoch, procs
         self.pending: list[torch.Tensor] = []  # one row per step: total and each part, still on the device
         self.names: list[str] = []
         self.tick = time.perf_counter()
@@ -177,7 +189,7 @@ class LossLog:
         """Write the steps up to ``step`` (the last one done) as one record and return it."""
         if not self.pending:
             return None
-        rows = torch.stack(self.pending).tolist()
+        rows = distributed.all_mean(torch.stack(self.pending), self.procs).tolist()
         first = step - len(rows) + 1
         for k, row in enumerate(rows):
             if not all(math.isfinite(v) for v in row):
@@ -198,28 +210,34 @@ class LossLog:
 
 
 def _resume(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Optimizer,
-            scaler: torch.amp.GradScaler | None, gen: torch.Generator, device: torch.device):
-    """Load a checkpoint into the method, optimizer, scaler and generator: returns (history, step, order)."""
-    state = load_checkpoint(path, device)
-    check_resumable(state, config, path)
+            scaler: torch.amp.GradScaler | None, gens: dict[str, torch.Generator], procs: Processes):
+    """Load a checkpoint into the method, optimizer, scaler and generators: returns (history, step, order)."""
+    state = load_checkpoint(path, procs.device)
+    check_resumable(state, config, procs.world_size, path)
     method.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
-    set_random_states(state["random"], method, gen, device)
+    randoms = state.get("random_per_process", [state["random"]])
+    set_random_states(randoms[procs.rank], method, gens, procs.device)
     order = state.get("order")
-    return state["history"], state["step"], None if order is None else order.to(device)
+    return state["history"], state["step"], None if order is None else order.to(procs.device)
 
 
 def _save(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Optimizer,
-          scaler: torch.amp.GradScaler | None, gen: torch.Generator, device: torch.device,
+          scaler: torch.amp.GradScaler | None, gens: dict[str, torch.Generator], procs: Processes,
           history: dict, step: int, image_size: int, order: torch.Tensor | None) -> None:
-    save_checkpoint(path, {
-        "model": method.state_dict(), "optimizer": opt.state_dict(),
-        "scaler": scaler.state_dict() if scaler is not None else None,
-        "history": history, "config": config.to_dict(), "step": step, "image_size": image_size,
-        "order": None if order is None else order.cpu(), "random": get_random_states(method, gen, device),
-    })
+    """Every process hands rank 0 its random states; rank 0 writes the checkpoint; all wait for it."""
+    randoms = distributed.all_gather_objects(get_random_states(method, gens, procs.device), procs)
+    if procs.is_main:
+        save_checkpoint(path, {
+            "model": method.state_dict(), "optimizer": opt.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "history": history, "config": config.to_dict(), "step": step, "image_size": image_size,
+            "order": None if order is None else order.cpu(), "random": randoms[0],
+            "random_per_process": randoms, "world_size": procs.world_size,
+        })
+    distributed.barrier(procs)
 
 
 def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = True, progress: bool = True) -> PretrainResult:
@@ -227,10 +245,15 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
 
     Returns the trained method, its history (``step``, ``epoch``, ``total`` and each loss part, ``lr``,
     ``images_per_s``, one entry per ``log_every`` steps, averaged over those steps) and the checkpoint path.
+    Under ``torchrun`` every process runs this; see ``trimix.distributed`` for what a step then is.
     """
     if config.batch_size < 2:
         raise ValueError(f"batch_size must be at least 2 (the losses use batch statistics), got {config.batch_size}")
-    device = resolve_device(config.device)
+    procs = distributed.setup(resolve_device(config.device))
+    local_batch = procs.local_batch(config.batch_size)
+    if local_batch < 2 or (config.gather and procs.world_size > 1 and local_batch % 2):
+        raise ValueError(f"batch_size {config.batch_size} gives {local_batch} images per process; need at least 2"
+                         f"{' and an even number with --gather' if config.gather else ''}")
     if data is None:
         data = load_dataset(config.dataset, "train", root=config.root, download=config.download)
     steps_per_epoch = len(data) // config.batch_size  # drop the last partial batch: the losses want a full B
@@ -240,25 +263,27 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     if config.max_steps is not None:  # stops early; schedules (BYOL's momentum) still span planned_steps
         total_steps = min(total_steps, config.max_steps)
 
-    method, opt, amp, scaler = setup_training(config, data.image_size, device)
-    images = data.images.to(device)  # uint8: 4x smaller than float, augmented batch by batch on the device
-    gen = torch.Generator(device=device).manual_seed(config.seed)
+    method, opt, amp, scaler = setup_training(config, data.image_size, procs.device)
+    images = data.images.to(procs.device)  # uint8: 4x smaller than float, augmented batch by batch on the device
+    gens = data_generators(config.seed, procs.rank, procs.device)
     history: dict[str, list[float]] = {}
     step, order = 0, None
     path = Path(config.out_dir) / CHECKPOINT_NAME
     if resume and path.exists():
-        history, step, order = _resume(path, config, method, opt, scaler, gen, device)
-    log = LossLog(history, config.batch_size, steps_per_epoch)
-    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"{config.method} on {data.name}")
+        history, step, order = _resume(path, config, method, opt, scaler, gens, procs)
+    model = distributed.wrap(method, procs, config.gather)
+    log = LossLog(history, config.batch_size, steps_per_epoch, procs)
+    bar = tqdm(total=total_steps, initial=step, disable=not (progress and procs.is_main),
+               desc=f"{config.method} on {data.name}")
     started = time.perf_counter()
     method.train()
     try:
         while step < total_steps:
             if order is None:  # a new epoch
-                order = torch.randperm(len(images), device=device, generator=gen)
-            i = step % steps_per_epoch
-            x1, x2 = make_views(images, order[i * config.batch_size:(i + 1) * config.batch_size], gen)
-            total, parts = train_step(method, opt, x1, x2, amp, scaler, progress=step / planned_steps)
+                order = torch.randperm(len(images), device=procs.device, generator=gens["order"])
+            idx = distributed.shard(order, step % steps_per_epoch, config.batch_size, procs)
+            x1, x2 = make_views(images, idx, gens["views"])
+            total, parts = train_step(model, opt, x1, x2, amp, scaler, progress=step / planned_steps)
             log.add(total, parts)
             step += 1
             bar.update(1)
@@ -270,7 +295,7 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
                 bar.set_postfix(loss=f"{record['total']:.4g}", lr=f"{record['lr']:.1e}",
                                 img_s=f"{record['images_per_s']:.0f}")
             if (end_of_epoch and (step // steps_per_epoch) % config.checkpoint_every == 0) or step == total_steps:
-                _save(path, config, method, opt, scaler, gen, device, history, step, data.image_size, order)
+                _save(path, config, method, opt, scaler, gens, procs, history, step, data.image_size, order)
     finally:
         bar.close()
     return PretrainResult(method, history, path, config, steps=step, seconds=time.perf_counter() - started)
