@@ -1,4 +1,4 @@
-"""Command line: ``python -m trimix pretrain ...``, ``evaluate`` and ``assignments``.
+"""Command line: ``python -m trimix pretrain ...``, ``evaluate``, ``bench train`` and ``assignments``.
 
 Every option defaults to the paper's value (section IV-A); ``--quick`` (or ``TRIMIX_QUICK=1``) switches to
 the CPU-sized quick mode on the built-in dataset. Results are printed as a small table and written as JSON
@@ -190,6 +190,9 @@ def make_parser() -> argparse.ArgumentParser:
     from trimix import assignments  # build student copies / grade submissions (docs/instructors.md)
 
     assignments.register(sub)
+    from trimix import benchmark  # python -m trimix bench train
+
+    benchmark.register(sub)
     return parser
 
 
