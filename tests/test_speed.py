@@ -1,5 +1,7 @@
-"""Speed tooling: the default thread count and the training benchmark, run tiny on the CPU."""
+"""Speed tooling: the default thread count, the training benchmark and bench/gpu_check.sh, run tiny on the CPU."""
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,16 @@ def test_report_gives_mfu_from_flops_step_time_and_peak():
     assert " 32m30 " in line  # 200 epochs x 195 steps x 0.05 s = 1950 s
     assert [k for k, _ in PEAK_TFLOPS].index("H100 NVL") < [k for k, _ in PEAK_TFLOPS].index("H100")
     assert [k for k, _ in PEAK_TFLOPS].index("A100") < [k for k, _ in PEAK_TFLOPS].index("A10")
+
+
+def test_gpu_check_script_runs_on_the_cpu_with_gpu_parts_skipped(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path), "GPU_CHECK_TINY": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh")], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    log = (tmp_path / "gpu_check.log").read_text()
+    assert run.returncode == 0, run.stdout + run.stderr + log
+    for section in ("environment", "CUDA-only tests", "training benchmark", "kNN", "pretraining", "summary"):
+        assert f"=== {section}" in log, section
+    assert "SKIPPED (no CUDA)" in log and "FAILED" not in log
+    assert (tmp_path / "bench_eager.json").exists()
