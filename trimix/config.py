@@ -146,10 +146,12 @@ def default_threads() -> int | None:
     """torch's CPU threads for the CLI and notebooks: 1 on a machine with at most 2 usable cores, None
     (torch's own default, one per core) on larger ones, and None when OMP_NUM_THREADS is set (the user chose).
 
-    Why 1 on 2 cores: torch's OpenMP threads meet at a barrier after every op. With one core taken by
-    anything else (another notebook, a DataLoader worker, the browser) the second thread waits for a time
-    slice at each barrier, and a step measured several times slower than with one thread; one thread lost
-    little when the machine was idle. Measured by ``python bench/threads.py``.
+    Why 1 on 2 cores: torch's OpenMP threads (libgomp) spin at a barrier after every parallel op before
+    they sleep. On this project's 2-vCPU virtual machines two threads made a training step 4-15x slower
+    and the augmentation 10-30x slower than one thread, with or without another busy process, and the loss
+    grew with libgomp's spin count (GOMP_SPINCOUNT); with OMP_WAIT_POLICY=PASSIVE (no spinning) two
+    threads were 0.6-1.7x one thread. That variable only works when set before torch is loaded, so the
+    kit cannot set it; one thread is the default it can set. ``python bench/threads.py`` measures it.
     """
     if os.environ.get("OMP_NUM_THREADS"):
         return None
