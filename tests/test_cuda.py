@@ -1,6 +1,6 @@
 """CUDA-only checks of the training step, skipped without a GPU; bench/gpu_check.sh runs them on a lent GPU.
 
-    pytest -o addopts="" -rs -s tests -k cuda     # what gpu_check.sh runs (-s prints the bf16 differences)
+    pytest -o addopts="" -rs -s tests/test_cuda.py tests/test_augment.py -k cuda   # as gpu_check.sh runs them
 """
 import pytest
 import torch
@@ -52,7 +52,8 @@ def test_cuda_bf16_loss_matches_float32_at_the_paper_configuration(method):
         losses[dtype] = {"total": total.float().item(), **{k: v.float().item() for k, v in parts.items()}}
     for part, fp32 in losses[torch.float32].items():
         bf16 = losses[torch.bfloat16][part]
-        print(f"{method} {part}: float32 {fp32:.6g}, bf16 {bf16:.6g}, relative difference {abs(bf16 - fp32) / abs(fp32):.2e}")
+        relative = abs(bf16 - fp32) / abs(fp32)
+        print(f"{method} {part}: float32 {fp32:.6g}, bf16 {bf16:.6g}, relative difference {relative:.2e}")
     assert losses[torch.bfloat16]["total"] == pytest.approx(losses[torch.float32]["total"], rel=BF16_RTOL)
 
 
