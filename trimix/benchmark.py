@@ -192,7 +192,8 @@ def report(result: dict) -> str:
                          f"{data / (data + compute):>6.0%} {_duration(steps_200 * s):>7} "
                          f"{result['flops'][name] / 1e9:>7.1f} {mfu} {f'{lo:.4f}-{hi:.4f}':>15}")
     lines += ["", "MFU: counted FLOPs / s/step / peak. 200 ep: 200 epochs of CIFAR-10's 50,000 images at s/step.",
-              "first step (warm-up, compile): " + ", ".join(f"{k} {v:.1f} s" for k, v in result["first_call_s"].items()),
+              "first step (warm-up, compile): "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in result["first_call_s"].items()),
               "first-step loss (compare runs with and without --compile): "
               + ", ".join(f"{k} {v:.6g}" for k, v in result["first_loss"].items())]
     ratios = []
@@ -252,7 +253,8 @@ def register(subparsers) -> None:
     p.add_argument("--proj-hidden", type=int, help="projector hidden size [paper 1024, quick 128]")
     p.add_argument("--proj-dim", type=int, help="projector output size [paper 1024, quick 128]")
     p.add_argument("--compile", action="store_true", help="torch.compile every method's network")
-    p.add_argument("--dataset", default="synthetic", help="synthetic, or a dataset name (e.g. folder:data/cifar10-jpeg)")
+    p.add_argument("--dataset", default="synthetic",
+                   help="synthetic, or a dataset name (e.g. folder:data/cifar10-jpeg)")
     p.add_argument("--root", default="data", help="dataset folder")
     p.add_argument("--images", type=int, default=2048, help="images held (at least 2 batches)")
     p.add_argument("--image-size", type=int, default=32, help="side of synthetic images")

@@ -33,8 +33,10 @@ What one optimiser step is with N processes:
   ``gather``.
 * **BatchNorm** normalises with the statistics of each process's own shard in both modes (no
   SyncBatchNorm: per shard it is exactly the paper's network at batch B/N; gathered, only the loss is
-  global). DDP broadcasts rank 0's buffers (running statistics, BYOL's target BN) at every step, so every
-  process holds the same model, and BYOL's target, moved from identical weights, stays identical.
+  global). At the start of every step DDP copies rank 0's buffers (running statistics, BYOL's target's
+  BatchNorm) to every process, so each step starts from the same model everywhere; BYOL's target, moved
+  by the same average from identical weights, stays identical. tests/test_distributed.py checks both
+  objectives' gradients against one process.
 * **Rank 0** alone shows the progress bar, writes checkpoints (holding every process's random states, so
   a resumed run continues each process's streams) and evaluates. Losses in the history are the mean over
   processes, read back every ``log_every`` steps with one all-reduce, so a NaN stops every process at once.
