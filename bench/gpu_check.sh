@@ -4,8 +4,8 @@
 #   1. the environment (GPU, torch, CUDA), and a clear failure when there is no CUDA torch: it installs nothing;
 #   2. the CUDA-only tests (no host sync in the step, fused Adam, bf16 loss = float32 loss within 2 %, kNN);
 #   3. the training benchmark at the paper's configuration (ResNet-18, batch 256, projector 3 x 1024):
-#      every method without torch.compile (kit path vs plain DataLoader path), then TriMix and Barlow
-#      Twins compiled; images/s, data vs compute, projected 200-epoch time, MFU;
+#      every method without torch.compile (kit path vs plain DataLoader path), and, last, with the time
+#      left under 8 minutes, TriMix and Barlow Twins compiled; images/s, data vs compute, 200-epoch time, MFU;
 #   4. kNN of 10,000 x 50,000 features on the GPU, timed; an Adam step fused vs foreach;
 #   5. a short real pretraining of TriMix on CIFAR-10 (JPEGs carried in) with its kNN evaluation, epoch time.
 #
