@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+import trimix.methods as train_methods
 import trimix.train as train
 from trimix.augment import two_views
 from trimix.config import quick_config
@@ -131,3 +132,54 @@ def test_time_steps_measures_a_positive_duration(tiny_data):
     seconds = train.time_steps(quick_config(width=4, proj_hidden=32, proj_dim=32, batch_size=8, device="cpu"),
                                tiny_data, steps=2, warmup=1)
     assert 0 < seconds < 60
+
+
+HOST_READS = ("item", "tolist", "__float__", "__int__", "__bool__", "numpy")
+
+
+@pytest.mark.parametrize("method", ["trimix", "barlow_twins", "simclr", "byol", "vicreg"])
+def test_the_step_reads_nothing_back_from_the_device(method, tiny_data, tmp_path, monkeypatch):
+    """On a GPU each of HOST_READS on a device tensor waits for the GPU (a host sync). On the CPU they are
+    caught by patching them to raise; allowed are only the reads that stay on the host on a GPU too:
+    TriMix's lambda (a CPU generator) and Adam's step counters (CPU tensors unless Adam is fused)."""
+    config = tiny_config(tmp_path, method=method, byol_predictor_hidden=16)
+    model, opt, amp, scaler = train.setup_training(config, 32, torch.device("cpu"))
+    x1, x2 = two_views(tiny_data.images[:16], generator=torch.Generator().manual_seed(0))
+    train.train_step(model, opt, x1, x2)  # the first step makes Adam's state
+    on_host = {id(state["step"]) for state in opt.state.values()}
+    drawing_lambda = []
+    real_sample_lambda = train_methods.sample_lambda
+
+    def sample_lambda(generator=None):
+        drawing_lambda.append(True)
+        try:
+            return real_sample_lambda(generator)
+        finally:
+            drawing_lambda.pop()
+
+    def forbidden(name):
+        real = getattr(torch.Tensor, name)
+
+        def read(self, *args, **kwargs):
+            if id(self) not in on_host and not drawing_lambda:
+                raise AssertionError(f"train_step called Tensor.{name}: on a GPU that is a host sync")
+            return real(self, *args, **kwargs)
+        return read
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_methods, "sample_lambda", sample_lambda)
+        for name in HOST_READS:
+            patch.setattr(torch.Tensor, name, forbidden(name))
+        total, parts = train.train_step(model, opt, x1, x2, progress=0.5)
+        with pytest.raises(AssertionError, match="host sync"):  # the guard itself catches a read
+            float(total)
+    assert torch.isfinite(total) and parts
+
+
+def test_compile_switch_compiles_the_network_in_place_and_adam_is_fused_only_on_a_gpu():
+    config = quick_config(width=4, proj_hidden=32, proj_dim=32, compile=True, device="cpu")
+    method, opt, _, _ = train.setup_training(config, 32, torch.device("cpu"))
+    assert method.net._compiled_call_impl is not None  # nn.Module.compile: compiled on the first call
+    assert build_model(config.replace(compile=False), 32).net._compiled_call_impl is None
+    assert method.state_dict().keys() == build_model(config, 32).state_dict().keys()  # checkpoints keep names
+    assert not opt.defaults["fused"]

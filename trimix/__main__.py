@@ -1,8 +1,9 @@
-"""Command line: ``python -m trimix pretrain ...`` and ``python -m trimix evaluate ...``.
+"""Command line: ``python -m trimix pretrain ...``, ``evaluate``, ``bench train`` and ``assignments``.
 
 Every option defaults to the paper's value (section IV-A); ``--quick`` (or ``TRIMIX_QUICK=1``) switches to
 the CPU-sized quick mode on the built-in dataset. Results are printed as a small table and written as JSON
-next to the checkpoint.
+next to the checkpoint. ``torchrun --nproc_per_node=N -m trimix pretrain ...`` trains with N processes
+(``trimix.distributed``); rank 0 alone prints, saves and evaluates.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from trimix.config import QUICK_OVERRIDES, Config, default_config, quick_requested
+from trimix.config import QUICK_OVERRIDES, Config, default_config, quick_requested, use_default_threads
 from trimix.data import DATASETS, load_dataset
 from trimix.methods import METHODS
 
@@ -49,8 +50,9 @@ PRETRAIN_OPTIONS = {
 def _config_from_args(args: argparse.Namespace) -> Config:
     quick = args.quick or quick_requested()
     given = {name: getattr(args, name) for name in PRETRAIN_OPTIONS if getattr(args, name) is not None}
-    if args.download:
-        given["download"] = True
+    for flag in ("download", "compile", "gather"):
+        if getattr(args, flag):
+            given[flag] = True
     return default_config(quick=quick, **given)
 
 
@@ -64,6 +66,9 @@ def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
                        help=f"{help_text} [default: {default}{quick}]")
     p.add_argument("--quick", action="store_true", help="CPU-sized run on the built-in dataset (also TRIMIX_QUICK=1)")
     p.add_argument("--download", action="store_true", help="download the dataset into --root if it is missing")
+    p.add_argument("--compile", action="store_true", help="compile the network with torch.compile (see bench train)")
+    p.add_argument("--gather", action="store_true",
+                   help="under torchrun: the loss sees the global batch, not each process's shard (trimix.distributed)")
 
 
 def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
@@ -80,19 +85,25 @@ def _write_json(path: Path, results: dict) -> None:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    from trimix import distributed
     from trimix.evaluate import score_encoder
     from trimix.train import build_model, pretrain, resolve_device
 
     config = _config_from_args(args)
     train = load_dataset(config.dataset, "train", root=config.root, download=config.download)  # decoded once
-    result = pretrain(config, data=train, resume=not args.no_resume, progress=not args.no_progress)
+    try:
+        result = pretrain(config, data=train, resume=not args.no_resume, progress=not args.no_progress)
+    finally:
+        distributed.shutdown()  # under torchrun; rank 0 goes on alone from here
+    if not distributed.is_main_process():
+        return 0
     results = {"config": config.to_dict(), "steps": result.steps, "seconds": round(result.seconds, 1),
                "final_loss": {k: v[-1] for k, v in result.history.items() if k not in ("step", "epoch")}}
     rows = [("steps", str(result.steps)), ("seconds", f"{result.seconds:.1f}"),
             ("final loss", f"{results['final_loss'].get('total', float('nan')):.4g}")]
     if not args.no_eval:
         test = load_dataset(config.dataset, "test", root=config.root)
-        device = resolve_device(config.device)
+        device = distributed.process_device(resolve_device(config.device))
         random_net = build_model(config, train.image_size).net  # the same initialisation, untrained
         for name, net in (("trained", result.method.net), ("random", random_net)):
             acc = score_encoder(net, train, test, ("knn",), k=args.knn_k, temperature=args.knn_t,
@@ -182,6 +193,9 @@ def make_parser() -> argparse.ArgumentParser:
     from trimix import reproduce  # rerun the paper's tables and Fig. 4 (docs/results.md)
 
     reproduce.register(sub)
+    from trimix import benchmark  # python -m trimix bench train
+
+    benchmark.register(sub)
     return parser
 
 
@@ -190,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     from trimix.train import CheckpointError, NonFiniteLossError
 
     args = make_parser().parse_args(argv)
+    use_default_threads()  # 1 thread on a 2-core machine unless OMP_NUM_THREADS says otherwise (config.py)
     try:
         return args.func(args)
     except (ValueError, DatasetNotFoundError, CheckpointError, NonFiniteLossError) as e:

@@ -58,6 +58,9 @@ class Config:
     vicreg_sim_coeff: float = VICREG_SIM_COEFF
     vicreg_std_coeff: float = VICREG_STD_COEFF
     vicreg_cov_coeff: float = VICREG_COV_COEFF
+    # speed and scale (trimix.train, trimix.distributed)
+    compile: bool = False  # torch.compile the network; off until measured to help (python -m trimix bench train)
+    gather: bool = False  # several processes: the loss sees the global batch, not each process's shard
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu
@@ -117,11 +120,52 @@ def default_config(quick: bool | None = None, **changes) -> Config:
 
 
 def auto_config(**changes) -> Config:
-    """What notebooks use: quick mode when ``TRIMIX_QUICK=1`` is set or no GPU is present, else the paper's."""
+    """What notebooks use: quick mode when ``TRIMIX_QUICK=1`` is set or no GPU is present, else the paper's.
+
+    Also sets torch's CPU threads to ``default_threads()`` (1 on a 2-core machine).
+    """
     import torch
 
+    use_default_threads()
     quick = quick_requested() or not torch.cuda.is_available()
     return default_config(quick=quick, **changes)
+
+
+SMALL_CPU_CORES = 2  # at most this many usable cores: one torch thread (bench/threads.py measures why)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's share), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int | None:
+    """torch's CPU threads for the CLI and notebooks: 1 on a machine with at most 2 usable cores, None
+    (torch's own default, one per core) on larger ones, and None when OMP_NUM_THREADS is set (the user chose).
+
+    Why 1 on 2 cores: torch's OpenMP threads (libgomp) spin at a barrier after every parallel op before
+    they sleep. On this project's 2-vCPU virtual machines two threads made a training step 4-15x slower
+    and the augmentation 10-30x slower than one thread, with or without another busy process, and the loss
+    grew with libgomp's spin count (GOMP_SPINCOUNT); with OMP_WAIT_POLICY=PASSIVE (no spinning) two
+    threads were 0.6-1.7x one thread. That variable only works when set before torch is loaded, so the
+    kit cannot set it; one thread is the default it can set. ``python bench/threads.py`` measures it.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return 1 if usable_cores() <= SMALL_CPU_CORES else None
+
+
+def use_default_threads() -> int:
+    """Apply ``default_threads()`` with ``torch.set_num_threads``; returns the number of threads in use."""
+    import torch
+
+    threads = default_threads()
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def describe_environment(config: Config | None = None) -> str:
@@ -129,7 +173,7 @@ def describe_environment(config: Config | None = None) -> str:
     import torch
 
     config = auto_config() if config is None else config
-    lines = [f"torch {torch.__version__}"]
+    lines = [f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s) of {usable_cores()} core(s)"]
     if torch.cuda.is_available():
         lines.append(f"GPU: {torch.cuda.get_device_name(0)}")
     else:

@@ -7,11 +7,15 @@ views (N, 3, H, W), and differs only in its objective (DESIGN.md section 9):
     total, parts = method.loss(x1, x2)                # parts: each term, unweighted, for the history
     ... optimiser step ...
     method.after_step(progress)                       # per-step state (BYOL's target); a no-op otherwise
+
+Calling the method runs ``loss``, so that DistributedDataParallel can wrap it (``trimix.distributed``);
+its ``gather`` hook, set there, turns each process's embeddings into the global batch's.
 """
 from __future__ import annotations
 
 import copy
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +45,7 @@ class SSLMethod(nn.Module):
     def __init__(self, net: SSLNet):
         super().__init__()
         self.net = net  # the online network; ``net.backbone`` is what evaluation scores
+        self.gather: Callable[[Tensor], Tensor] | None = None  # set by trimix.distributed.wrap (--gather)
 
     @classmethod
     def from_config(cls, net: SSLNet, config: Config) -> "SSLMethod":
@@ -49,6 +54,16 @@ class SSLMethod(nn.Module):
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
+
+    def forward(self, x1: Tensor, x2: Tensor, **kwargs) -> tuple[Tensor, dict[str, Tensor]]:
+        """``loss``: what DDP calls, and what ``train.train_step`` calls whether DDP wraps the method or not."""
+        return self.loss(x1, x2, **kwargs)
+
+    def across_processes(self, *embeddings: Tensor) -> tuple[Tensor, ...]:
+        """Each (n, D) -> the global batch's (N * n, D) when ``gather`` is set (several processes), else as given."""
+        if self.gather is None:
+            return embeddings
+        return tuple(self.gather(e) for e in embeddings)
 
     def embed_views(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:
         """The embeddings ``(z1, z2)``, each (N, D), of the two views: the projector outputs of ``net``."""
@@ -75,7 +90,7 @@ class BarlowTwins(SSLMethod):
         return cls(net, config.alpha)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        bt = barlow_twins_loss(*self.embed_views(x1, x2), self.alpha)
+        bt = barlow_twins_loss(*self.across_processes(*self.embed_views(x1, x2)), self.alpha)
         return bt, {"bt": bt}
 
 
@@ -122,6 +137,9 @@ class TriMix(SSLMethod):
         y1, z1 = self.net(x1)
         _, z2 = self.net(x2)
         y_vrt, z_vrt = self.net(mix_batch(x1, lam))
+        z1, z2, z_vrt = self.across_processes(z1, z2, z_vrt)
+        if "y" in (self.vrt_on, self.con_on):
+            y1, y_vrt = self.across_processes(y1, y_vrt)
         pick = {"y": (y1, y_vrt), "z": (z1, z_vrt)}  # Table VII: the extra terms on y or on z
         total, parts = trimix_loss(
             z1, z2, z_vrt, lam, self.alpha, self.beta, self.gamma, self.tau, feature_norm=self.feature_norm,
@@ -143,7 +161,7 @@ class SimCLR(SSLMethod):
         return cls(net, config.simclr_temperature)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        loss = simclr_loss(*self.embed_views(x1, x2), self.temperature)
+        loss = simclr_loss(*self.across_processes(*self.embed_views(x1, x2)), self.temperature)
         return loss, {"simclr": loss}
 
 
@@ -160,7 +178,8 @@ class VICReg(SSLMethod):
         return cls(net, config.vicreg_sim_coeff, config.vicreg_std_coeff, config.vicreg_cov_coeff)
 
     def loss(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        loss = vicreg_loss(*self.embed_views(x1, x2), self.sim_coeff, self.std_coeff, self.cov_coeff)
+        loss = vicreg_loss(*self.across_processes(*self.embed_views(x1, x2)), self.sim_coeff, self.std_coeff,
+                           self.cov_coeff)
         return loss, {"vicreg": loss}
 
 
@@ -184,6 +203,7 @@ class BYOL(SSLMethod):
     ``momentum`` to 1 on a cosine schedule (``cosine_momentum``). m is a Python float computed from step
     counts, so the update never waits for the GPU. The target is a registered submodule: its weights and
     BatchNorm statistics are in ``state_dict`` and so in every checkpoint, and a resumed run is exact.
+    The loss is a mean of per-sample terms, so with several processes it needs no ``gather``.
     """
 
     def __init__(self, net: SSLNet, predictor_hidden: int = BYOL_PREDICTOR_HIDDEN,

@@ -1,21 +1,21 @@
 """Pretraining: ``pretrain(config)`` for any method and dataset of the registry (paper section IV-A).
 
-One code path for CPU and GPU. The whole training split sits on the device as uint8 and each batch is
-augmented there by ``augment.two_views`` (per-image random parameters), which on this project's 2-core
-machines also measured faster than a per-sample DataLoader (see bench/augment.py). On a GPU the step runs
-under bf16 autocast (fp16 with a gradient scaler on cards without bf16) in channels_last.
+One code path for CPU and GPU, for one process and for several (``torchrun``, see ``trimix.distributed``).
+The whole training split sits on the device as uint8 and each batch is augmented there by
+``augment.two_views`` (per-image random parameters), which on this project's 2-core machines also measured
+faster than a per-sample DataLoader (``python -m trimix bench train``). On a GPU the step runs under bf16
+autocast (fp16 with a gradient scaler on cards without bf16) in channels_last, with the fused Adam kernel;
+``config.compile`` compiles the network with ``torch.compile``.
 
 The step never waits for the GPU: losses are kept on the device and read back every ``log_every``
 steps, when they are written to the history, checked for NaN/inf and shown on the progress bar.
 
-Checkpoints (``<out_dir>/checkpoint.pt``) are written atomically (temporary file, then rename) every
-``checkpoint_every`` epochs and at the end. They hold the model, optimizer, history, config and every
-random state, so a resumed run ends with the same weights as an uninterrupted one.
+Checkpoints (``trimix.checkpoint``) are written atomically every ``checkpoint_every`` epochs and at the
+end; a resumed run ends with the same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,28 +24,26 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from trimix import distributed
 from trimix.augment import two_views
+from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint: imported from here too)
+    CHECKPOINT_NAME,
+    CheckpointError,
+    check_resumable,
+    get_random_states,
+    load_checkpoint,
+    save_checkpoint,
+    set_random_states,
+)
 from trimix.config import Config
 from trimix.data import ImageData, load_dataset
+from trimix.distributed import Processes
 from trimix.methods import SSLMethod, method_class
 from trimix.models import SSLNet
-
-CHECKPOINT_NAME = "checkpoint.pt"
-# Config fields that must match for a checkpoint to be resumed (epochs, max_steps, logging may change).
-RESUME_MUST_MATCH = (
-    "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
-    "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
-    "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
-    "vicreg_cov_coeff",
-)
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the loss parts."""
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable or does not fit the configuration."""
 
 
 @dataclass
@@ -74,37 +72,6 @@ def build_model(config: Config, image_size: int) -> SSLMethod:
     return method_class(config.method).from_config(net, config)
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the GPU supports it, fp16 (with a scaler) on older GPUs, full precision on the CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint written by ``pretrain``, with an error that says what is wrong."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}; run `python -m trimix pretrain` first or fix the path")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated or not a torch file
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a trimix checkpoint ({e}); delete it and pretrain again") from e
-    if not isinstance(state, dict) or not {"model", "config", "history"} <= set(state):
-        raise CheckpointError(f"{path} is not a trimix checkpoint (missing model/config/history)")
-    return state
-
-
 def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, Config, dict]:
     """Rebuild the trained method from a checkpoint: returns (method, config, checkpoint dict)."""
     state = load_checkpoint(path, map_location)
@@ -114,29 +81,40 @@ def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "
     return method, config, state
 
 
-def _check_resumable(saved: dict, config: Config, path: Path) -> None:
-    defaults = Config()  # a field newer than the checkpoint was, in effect, at its default there
-    for name in RESUME_MUST_MATCH:
-        was = saved.get(name, getattr(defaults, name))
-        if was != getattr(config, name):
-            raise CheckpointError(
-                f"{path} was made with {name}={was!r} but this run has {name}={getattr(config, name)!r}; "
-                "use another out_dir (--out-dir) or start afresh (--no-resume)"
-            )
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU supports it, fp16 (with a scaler) on older GPUs, full precision on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _setup(config: Config, image_size: int, device: torch.device):
-    """Method, Adam, autocast dtype and (fp16 only) gradient scaler, on ``device``."""
+def make_optimizer(method: nn.Module, config: Config, device: torch.device) -> torch.optim.Optimizer:
+    """Adam with the paper's lr and weight decay; on CUDA the fused kernel (one launch for all weights)."""
+    return torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                            fused=device.type == "cuda")
+
+
+def setup_training(config: Config, image_size: int, device: torch.device):
+    """Method, optimizer, autocast dtype and (fp16 only) gradient scaler, on ``device``."""
     method = build_model(config, image_size).to(device)
     if device.type == "cuda":
         method = method.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.compile:  # in place: the state_dict keeps its names, evaluation uses the plain backbone
+        method.net.compile()
+    opt = make_optimizer(method, config, device)
     amp = autocast_dtype(device)
     scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
     return method, opt, amp, scaler
 
 
-def _views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def data_generators(seed: int, rank: int, device: torch.device) -> dict[str, torch.Generator]:
+    """Two generators on ``device``: "order" draws each epoch's permutation, the same on every process;
+    "views" draws the augmentations, different on every process."""
+    return {"order": torch.Generator(device=device).manual_seed(seed),
+            "views": torch.Generator(device=device).manual_seed(seed + 1 + rank)}
+
+
+def make_views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Two augmented views of ``images[idx]``, channels_last on a GPU."""
     x1, x2 = two_views(images[idx], generator=gen)
     if images.device.type == "cuda":
@@ -145,16 +123,17 @@ def _views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> tup
 
 
 def train_step(
-    method: SSLMethod, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
+    model: nn.Module, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
     amp: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None, progress: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One optimisation step on two views (N, 3, H, W); returns the loss and its parts, still on the device.
 
+    ``model`` is the method, or DDP around it (``distributed.wrap``); calling it runs ``method.loss``.
     ``progress`` (steps done before this one / steps of the whole run) goes to ``method.after_step``, the
     hook for state the optimiser does not update (BYOL's momentum target).
     """
     with torch.autocast(x1.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        total, parts = method.loss(x1, x2)
+        total, parts = model(x1, x2)
     opt.zero_grad(set_to_none=True)
     if scaler is not None:  # fp16 only: scale the loss so small gradients do not underflow
         scaler.scale(total).backward()
@@ -163,17 +142,17 @@ def train_step(
     else:
         total.backward()
         opt.step()
-    method.after_step(progress)
+    distributed.unwrap(model).after_step(progress)
     return total.detach(), {k: v.detach() for k, v in parts.items()}
 
 
 def time_steps(config: Config, data: ImageData, steps: int = 5, warmup: int = 2) -> float:
     """Seconds per training step (augmentation included) at ``config``, measured after ``warmup`` steps.
 
-    Used to estimate how long a full run takes before starting it, and by bench/train.py.
+    Used to estimate how long a full run takes before starting it (``trimix.runs``).
     """
     device = resolve_device(config.device)
-    method, opt, amp, scaler = _setup(config, data.image_size, device)
+    method, opt, amp, scaler = setup_training(config, data.image_size, device)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     images = data.images[: config.batch_size * 4].to(device)
     for i in range(warmup + steps):
@@ -182,10 +161,83 @@ def time_steps(config: Config, data: ImageData, steps: int = 5, warmup: int = 2)
                 torch.cuda.synchronize()
             start = time.perf_counter()
         idx = torch.randint(len(images), (config.batch_size,), device=device, generator=gen)
-        train_step(method, opt, *_views(images, idx, gen), amp, scaler)
+        train_step(method, opt, *make_views(images, idx, gen), amp, scaler)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / steps
+
+
+class LossLog:
+    """The loss parts of every step, kept on the device until ``flush`` writes their means to ``history``.
+
+    ``flush`` is the loop's one host sync (every ``log_every`` steps): it averages over processes (one
+    all-reduce, so every process sees a NaN at once), stops the run on NaN/inf, and appends one record:
+    step, epoch, each part, lr and images_per_s (global batch).
+    """
+
+    def __init__(self, history: dict[str, list[float]], batch_size: int, steps_per_epoch: int, procs: Processes):
+        self.history, self.batch_size, self.steps_per_epoch, self.procs = history, batch_size, steps_per_epoch, procs
+        self.pending: list[torch.Tensor] = []  # one row per step: total and each part, still on the device
+        self.names: list[str] = []
+        self.tick = time.perf_counter()
+
+    def add(self, total: torch.Tensor, parts: dict[str, torch.Tensor]) -> None:
+        self.names = ["total", *parts]
+        self.pending.append(torch.stack([total.float(), *(p.float() for p in parts.values())]))
+
+    def flush(self, step: int, lr: float) -> dict[str, float] | None:
+        """Write the steps up to ``step`` (the last one done) as one record and return it."""
+        if not self.pending:
+            return None
+        rows = distributed.all_mean(torch.stack(self.pending), self.procs).tolist()
+        first = step - len(rows) + 1
+        for k, row in enumerate(rows):
+            if not all(math.isfinite(v) for v in row):
+                parts = ", ".join(f"{n}={v:.4g}" for n, v in zip(self.names, row))
+                raise NonFiniteLossError(
+                    f"the loss is not finite at step {first + k} ({parts}); the run stopped. "
+                    "Try a lower --lr, check the data, or resume from the last checkpoint."
+                )
+        now = time.perf_counter()
+        means = [sum(col) / len(rows) for col in zip(*rows)]
+        record = {"step": step, "epoch": step / self.steps_per_epoch, **dict(zip(self.names, means)),
+                  "lr": lr, "images_per_s": len(rows) * self.batch_size / (now - self.tick)}
+        for key, value in record.items():
+            self.history.setdefault(key, []).append(float(value))
+        self.pending.clear()
+        self.tick = now
+        return record
+
+
+def _resume(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Optimizer,
+            scaler: torch.amp.GradScaler | None, gens: dict[str, torch.Generator], procs: Processes):
+    """Load a checkpoint into the method, optimizer, scaler and generators: returns (history, step, order)."""
+    state = load_checkpoint(path, procs.device)
+    check_resumable(state, config, procs.world_size, path)
+    method.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    randoms = state.get("random_per_process", [state["random"]])
+    set_random_states(randoms[procs.rank], method, gens, procs.device)
+    order = state.get("order")
+    return state["history"], state["step"], None if order is None else order.to(procs.device)
+
+
+def _save(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Optimizer,
+          scaler: torch.amp.GradScaler | None, gens: dict[str, torch.Generator], procs: Processes,
+          history: dict, step: int, image_size: int, order: torch.Tensor | None) -> None:
+    """Every process hands rank 0 its random states; rank 0 writes the checkpoint; all wait for it."""
+    randoms = distributed.all_gather_objects(get_random_states(method, gens, procs.device), procs)
+    if procs.is_main:
+        save_checkpoint(path, {
+            "model": method.state_dict(), "optimizer": opt.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "history": history, "config": config.to_dict(), "step": step, "image_size": image_size,
+            "order": None if order is None else order.cpu(), "random": randoms[0],
+            "random_per_process": randoms, "world_size": procs.world_size,
+        })
+    distributed.barrier(procs)
 
 
 def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = True, progress: bool = True) -> PretrainResult:
@@ -193,10 +245,15 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
 
     Returns the trained method, its history (``step``, ``epoch``, ``total`` and each loss part, ``lr``,
     ``images_per_s``, one entry per ``log_every`` steps, averaged over those steps) and the checkpoint path.
+    Under ``torchrun`` every process runs this; see ``trimix.distributed`` for what a step then is.
     """
     if config.batch_size < 2:
         raise ValueError(f"batch_size must be at least 2 (the losses use batch statistics), got {config.batch_size}")
-    device = resolve_device(config.device)
+    procs = distributed.setup(resolve_device(config.device))
+    local_batch = procs.local_batch(config.batch_size)
+    if local_batch < 2 or (config.gather and procs.world_size > 1 and local_batch % 2):
+        raise ValueError(f"batch_size {config.batch_size} gives {local_batch} images per process; need at least 2"
+                         f"{' and an even number with --gather' if config.gather else ''}")
     if data is None:
         data = load_dataset(config.dataset, "train", root=config.root, download=config.download)
     steps_per_epoch = len(data) // config.batch_size  # drop the last partial batch: the losses want a full B
@@ -206,98 +263,39 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     if config.max_steps is not None:  # stops early; schedules (BYOL's momentum) still span planned_steps
         total_steps = min(total_steps, config.max_steps)
 
-    method, opt, amp, scaler = _setup(config, data.image_size, device)
-    images = data.images.to(device)  # uint8: 4x smaller than float, augmented batch by batch on the device
-    gen = torch.Generator(device=device).manual_seed(config.seed)
+    method, opt, amp, scaler = setup_training(config, data.image_size, procs.device)
+    images = data.images.to(procs.device)  # uint8: 4x smaller than float, augmented batch by batch on the device
+    gens = data_generators(config.seed, procs.rank, procs.device)
     history: dict[str, list[float]] = {}
     step, order = 0, None
-
     path = Path(config.out_dir) / CHECKPOINT_NAME
     if resume and path.exists():
-        state = load_checkpoint(path, device)
-        _check_resumable(state["config"], config, path)
-        method.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        history, step, order = state["history"], state["step"], state.get("order")
-        _set_random_states(state["random"], method, gen)
-        order = None if order is None else order.to(device)
-
-    def make_state() -> dict:
-        return {
-            "model": method.state_dict(), "optimizer": opt.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "history": history, "config": config.to_dict(), "step": step, "image_size": data.image_size,
-            "order": None if order is None else order.cpu(), "random": _get_random_states(method, gen),
-        }
-
-    pending: list[torch.Tensor] = []  # per-step losses, still on the device
-    part_names: list[str] = []
-    bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"{config.method} on {data.name}")
-    tick, started = time.perf_counter(), time.perf_counter()
-
-    def flush() -> None:
-        nonlocal tick
-        if not pending:
-            return
-        rows = torch.stack(pending).tolist()  # the one host sync every log_every steps
-        first = step - len(rows) + 1
-        for k, row in enumerate(rows):
-            if not all(math.isfinite(v) for v in row):
-                parts = ", ".join(f"{n}={v:.4g}" for n, v in zip(part_names, row))
-                raise NonFiniteLossError(
-                    f"the loss is not finite at step {first + k} ({parts}); the run stopped. "
-                    "Try a lower --lr, check the data, or resume from the last checkpoint."
-                )
-        now = time.perf_counter()
-        means = [sum(col) / len(rows) for col in zip(*rows)]
-        record = {"step": step, "epoch": step / steps_per_epoch, **dict(zip(part_names, means)),
-                  "lr": opt.param_groups[0]["lr"], "images_per_s": len(rows) * config.batch_size / (now - tick)}
-        for key, value in record.items():
-            history.setdefault(key, []).append(float(value))
-        bar.set_postfix(loss=f"{record['total']:.4g}", lr=f"{record['lr']:.1e}", img_s=f"{record['images_per_s']:.0f}")
-        pending.clear()
-        tick = now
-
+        history, step, order = _resume(path, config, method, opt, scaler, gens, procs)
+    model = distributed.wrap(method, procs, config.gather)
+    log = LossLog(history, config.batch_size, steps_per_epoch, procs)
+    bar = tqdm(total=total_steps, initial=step, disable=not (progress and procs.is_main),
+               desc=f"{config.method} on {data.name}")
+    started = time.perf_counter()
     method.train()
     try:
         while step < total_steps:
             if order is None:  # a new epoch
-                order = torch.randperm(len(images), device=device, generator=gen)
-            i = step % steps_per_epoch
-            x1, x2 = _views(images, order[i * config.batch_size:(i + 1) * config.batch_size], gen)
-            total, parts = train_step(method, opt, x1, x2, amp, scaler, progress=step / planned_steps)
-            part_names = ["total", *parts]
-            pending.append(torch.stack([total.float(), *(p.float() for p in parts.values())]))
+                order = torch.randperm(len(images), device=procs.device, generator=gens["order"])
+            idx = distributed.shard(order, step % steps_per_epoch, config.batch_size, procs)
+            x1, x2 = make_views(images, idx, gens["views"])
+            total, parts = train_step(model, opt, x1, x2, amp, scaler, progress=step / planned_steps)
+            log.add(total, parts)
             step += 1
             bar.update(1)
             end_of_epoch = step % steps_per_epoch == 0
             if end_of_epoch:
                 order = None
             if step % config.log_every == 0 or end_of_epoch or step == total_steps:
-                flush()
-            epoch_done = step // steps_per_epoch
-            if (end_of_epoch and epoch_done % config.checkpoint_every == 0) or step == total_steps:
-                save_checkpoint(path, make_state())
+                record = log.flush(step, opt.param_groups[0]["lr"])
+                bar.set_postfix(loss=f"{record['total']:.4g}", lr=f"{record['lr']:.1e}",
+                                img_s=f"{record['images_per_s']:.0f}")
+            if (end_of_epoch and (step // steps_per_epoch) % config.checkpoint_every == 0) or step == total_steps:
+                _save(path, config, method, opt, scaler, gens, procs, history, step, data.image_size, order)
     finally:
         bar.close()
     return PretrainResult(method, history, path, config, steps=step, seconds=time.perf_counter() - started)
-
-
-def _get_random_states(method: nn.Module, gen: torch.Generator) -> dict:
-    states = {"torch": torch.get_rng_state(), "data": gen.get_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    if getattr(method, "generator", None) is not None:
-        states["lambda"] = method.generator.get_state()
-    return states
-
-
-def _set_random_states(states: dict, method: nn.Module, gen: torch.Generator) -> None:
-    torch.set_rng_state(states["torch"].cpu())
-    gen.set_state(states["data"].cpu())
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in states["cuda"]])
-    if "lambda" in states and getattr(method, "generator", None) is not None:
-        method.generator.set_state(states["lambda"].cpu())

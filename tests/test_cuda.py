@@ -1,0 +1,66 @@
+"""CUDA-only checks of the training step, skipped without a GPU; bench/gpu_check.sh runs them on a lent GPU.
+
+    pytest -o addopts="" -rs -s tests/test_cuda.py tests/test_augment.py -k cuda   # as gpu_check.sh runs them
+"""
+import pytest
+import torch
+
+from trimix.config import paper_config, quick_config
+from trimix.evaluate import knn_predict
+from trimix.train import autocast_dtype, build_model, make_views, setup_training, train_step
+
+CUDA = torch.cuda.is_available()
+pytestmark = pytest.mark.skipif(not CUDA, reason="needs a GPU")
+METHODS = ["trimix", "barlow_twins", "simclr", "byol", "vicreg"]
+BF16_RTOL = 0.02  # bf16 keeps 8 bits of mantissa (~0.4 % per value); the losses are computed in fp32
+
+
+def cuda_views(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    images = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8, device="cuda", generator=gen)
+    return make_views(images, torch.arange(batch, device="cuda"), gen)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cuda_step_has_no_host_sync_and_uses_fused_adam(method):
+    config = quick_config(method=method, device="cuda")
+    model, opt, amp, scaler = setup_training(config, 32, torch.device("cuda"))
+    assert opt.defaults["fused"] and amp is not None
+    x1, x2 = cuda_views(config.batch_size)
+    train_step(model, opt, x1, x2, amp, scaler)  # warm-up: the first calls may initialise things
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error" if scaler is None else "default")  # fp16's scaler must read inf flags
+    try:
+        total, _ = train_step(model, opt, *cuda_views(config.batch_size, seed=1), amp, scaler, progress=0.5)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(total)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cuda_bf16_loss_matches_float32_at_the_paper_configuration(method):
+    """The first step's loss (same weights, views and lambda) under bf16 autocast vs float32, within BF16_RTOL."""
+    if autocast_dtype(torch.device("cuda")) != torch.bfloat16:
+        pytest.skip("this GPU has no bf16 (the step uses fp16 with a gradient scaler)")
+    config = paper_config(method=method, device="cuda")
+    x1, x2 = cuda_views(config.batch_size)
+    losses = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        method_ = build_model(config, 32).cuda().to(memory_format=torch.channels_last)
+        with torch.no_grad(), torch.autocast("cuda", dtype=dtype, enabled=dtype != torch.float32):
+            total, parts = method_(x1, x2)
+        losses[dtype] = {"total": total.float().item(), **{k: v.float().item() for k, v in parts.items()}}
+    for part, fp32 in losses[torch.float32].items():
+        bf16 = losses[torch.bfloat16][part]
+        relative = abs(bf16 - fp32) / abs(fp32)
+        print(f"{method} {part}: float32 {fp32:.6g}, bf16 {bf16:.6g}, relative difference {relative:.2e}")
+    assert losses[torch.bfloat16]["total"] == pytest.approx(losses[torch.float32]["total"], rel=BF16_RTOL)
+
+
+def test_cuda_knn_predicts_as_on_the_cpu():
+    g = torch.Generator().manual_seed(0)
+    train, test = torch.randn(3000, 64, generator=g), torch.randn(500, 64, generator=g)
+    labels = torch.randint(0, 10, (3000,), generator=g)
+    cpu = knn_predict(train, labels, test, 10, k=50)
+    gpu = knn_predict(train.cuda(), labels.cuda(), test.cuda(), 10, k=50)
+    assert (gpu.cpu() == cpu).float().mean() > 0.99  # ties in float sums may break differently

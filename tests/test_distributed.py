@@ -1,0 +1,210 @@
+"""Several processes (trimix.distributed): DDP gradients against one process, sharding, torchrun end to end.
+
+Two CPU processes with the gloo backend. In the gradient tests BatchNorm runs in eval mode (its running
+statistics, fixed), so a sample's embedding does not depend on the rest of its shard: per-shard and
+gathered runs then differ in their objective only, and that is what is compared with one process:
+
+* per shard: the mean of the per-shard objectives, each computed on its shard in one process;
+* gathered: the objective of the global batch (in ``pair_order``) computed in one process.
+
+A gather whose backward does not sum over processes (the bug a famous library shipped) must give half the
+gradient with two processes, and the comparison must see it.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from trimix import distributed
+from trimix.config import quick_config
+from trimix.train import build_model, data_generators, load_checkpoint, train_step
+
+WORLD = 2
+BATCH = 8  # global; 4 per process
+METHODS = ("trimix", "barlow_twins")
+MODES = ("shard", "gather", "gather_without_sum")
+
+
+def tiny_method(name: str):
+    config = quick_config(method=name, width=2, proj_hidden=16, proj_dim=16, byol_predictor_hidden=16, seed=7)
+    return build_model(config, 8)
+
+
+def global_views() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(BATCH, 3, 8, 8, generator=g), torch.randn(BATCH, 3, 8, 8, generator=g)
+
+
+def gather_without_sum(x: torch.Tensor) -> torch.Tensor:
+    """The famous mistake: all-gather without autograd, the local rows put back so they carry a gradient."""
+    rows = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(rows, x.detach())
+    rows[dist.get_rank()] = x
+    return distributed.pair_order(torch.stack(rows))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(WORLD))
+    torch.set_num_threads(1)
+    procs = distributed.setup(torch.device("cpu"))
+    x1, x2 = global_views()
+    idx = distributed.shard(torch.arange(BATCH), 0, BATCH, procs)
+    results = {}
+    for name in METHODS:
+        for mode in MODES:
+            method = tiny_method(name).eval()
+            model = distributed.wrap(method, procs, gather=mode != "shard")
+            if mode == "gather_without_sum":
+                method.gather = gather_without_sum
+            opt = torch.optim.SGD(method.parameters(), lr=0.0)  # the step leaves the averaged gradients in .grad
+            train_step(model, opt, x1[idx], x2[idx])
+            results[f"{name}/{mode}"] = {
+                "grads": {n: p.grad.clone() for n, p in method.named_parameters() if p.grad is not None},
+                "lam": getattr(method, "last_lambda", None)}
+    # BYOL in training mode for a few steps: its momentum target must stay the same on every process
+    byol = tiny_method("byol")
+    model = distributed.wrap(byol, procs)
+    opt = torch.optim.Adam(byol.parameters(), lr=1e-2)
+    for step in range(3):
+        g = torch.Generator().manual_seed(10 * step + rank)  # different data on each process
+        train_step(model, opt, torch.randn(4, 3, 8, 8, generator=g), torch.randn(4, 3, 8, 8, generator=g),
+                   progress=step / 10)
+    results["byol_target"] = {k: v.clone() for k, v in byol.target.named_parameters()}
+    # BatchNorm statistics: each process updates its own in a step; DDP copies rank 0's at the next forward
+    with torch.no_grad():
+        model.eval()(torch.zeros(4, 3, 8, 8), torch.zeros(4, 3, 8, 8))  # eval: this forward changes none
+    results["byol_state"] = {k: v.clone() for k, v in byol.state_dict().items()}
+    results["order"] = torch.randperm(50, generator=data_generators(3, rank, torch.device("cpu"))["order"])
+    everything = distributed.all_gather_objects(results, procs)
+    if procs.is_main:
+        torch.save(everything, out)
+    distributed.shutdown()
+
+
+@pytest.fixture(scope="module")
+def per_process(tmp_path_factory):
+    """What each of two spawned processes computed: [rank 0's results, rank 1's results]."""
+    out = tmp_path_factory.mktemp("ddp") / "results.pt"
+    mp.spawn(_worker, args=(free_port(), str(out)), nprocs=WORLD, join=True)
+    return torch.load(out, weights_only=False)
+
+
+def one_process_gradient(name: str, mode: str, lam: float | None) -> dict[str, torch.Tensor]:
+    """The same objective, computed on the whole batch in one process."""
+    method = tiny_method(name).eval()
+    x1, x2 = global_views()
+    kwargs = {} if lam is None else {"lam": lam}
+    if mode == "shard":
+        shards = torch.arange(BATCH).view(WORLD, -1)
+        loss = sum(method.loss(x1[s], x2[s], **kwargs)[0] for s in shards) / WORLD
+    else:  # the global batch, its rows in the order the gather puts them
+        loss = method.loss(distributed.pair_order(x1.view(WORLD, -1, 3, 8, 8)),
+                           distributed.pair_order(x2.view(WORLD, -1, 3, 8, 8)), **kwargs)[0]
+    loss.backward()
+    return {n: p.grad for n, p in method.named_parameters() if p.grad is not None}
+
+
+def assert_same_gradients(got: dict, want: dict, factor: float = 1.0) -> None:
+    assert got.keys() == want.keys() and len(want) > 10
+    for n in want:
+        scale = want[n].abs().max().item() + 1e-12
+        torch.testing.assert_close(got[n], factor * want[n], rtol=1e-4, atol=1e-5 * scale, msg=f"gradient of {n}")
+
+
+@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("mode", ["shard", "gather"])
+def test_ddp_gradient_equals_one_process_gradient(per_process, name, mode):
+    rank0, rank1 = (r[f"{name}/{mode}"] for r in per_process)
+    assert rank0["lam"] == rank1["lam"]  # TriMix's lambda: one seeded draw, the same on every process
+    for n in rank0["grads"]:  # DDP's average is the same on both processes
+        torch.testing.assert_close(rank0["grads"][n], rank1["grads"][n], rtol=0, atol=0)
+    assert_same_gradients(rank0["grads"], one_process_gradient(name, mode, rank0["lam"]))
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_a_gather_without_summed_gradient_is_caught(per_process, name):
+    buggy = per_process[0][f"{name}/gather_without_sum"]
+    want = one_process_gradient(name, "gather", buggy["lam"])
+    with pytest.raises(AssertionError):
+        assert_same_gradients(buggy["grads"], want)
+    assert_same_gradients(buggy["grads"], want, factor=1 / WORLD)  # exactly 1/world_size too small
+
+
+def test_per_shard_and_gathered_objectives_differ(per_process):
+    shard, gather = (per_process[0][f"barlow_twins/{m}"]["grads"] for m in ("shard", "gather"))
+    assert any(not torch.allclose(shard[n], gather[n], rtol=1e-3) for n in shard)
+
+
+def test_byol_target_and_epoch_order_are_the_same_on_every_process(per_process):
+    rank0, rank1 = per_process
+    assert len(rank0["byol_target"]) > 10
+    for k, v in rank0["byol_target"].items():  # moved from identical online weights after every step
+        torch.testing.assert_close(v, rank1["byol_target"][k], rtol=0, atol=0, msg=f"target {k}")
+    for k, v in rank0["byol_state"].items():  # and every buffer, as DDP broadcasts them from rank 0
+        torch.testing.assert_close(v, rank1["byol_state"][k], rtol=0, atol=0, msg=k)
+    assert torch.equal(rank0["order"], rank1["order"])
+
+
+@pytest.mark.parametrize("world, n", [(1, 20), (2, 20), (2, 24), (3, 30)])
+def test_shards_cover_every_image_once_per_epoch(world, n):
+    batch = 6
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(world))
+    seen = torch.cat([distributed.shard(order, step, batch, distributed.Processes(rank, world, torch.device("cpu")))
+                      for step in range(n // batch) for rank in range(world)])
+    assert len(seen) == len(set(seen.tolist())) == (n // batch) * batch  # no image twice, none by two processes
+    assert set(seen.tolist()) == set(order[: (n // batch) * batch].tolist())  # the dropped tail: n % batch images
+    with pytest.raises(ValueError, match="split"):
+        distributed.Processes(0, 4, torch.device("cpu")).local_batch(batch)
+
+
+def test_pair_order_puts_each_process_pair_where_flip_pairs_it():
+    rows = torch.arange(12).view(3, 4)  # 3 processes, 4 images each; process r pairs (0, 3) and (1, 2)
+    batch = distributed.pair_order(rows)
+    pairs = {frozenset(p) for p in zip(batch.tolist(), batch.flip(0).tolist())}
+    assert pairs == {frozenset((4 * r + m, 4 * r + 3 - m)) for r in range(3) for m in range(2)}
+    with pytest.raises(ValueError, match="even"):
+        distributed.pair_order(torch.arange(6).view(2, 3))
+
+
+TINY = ["--quick", "--width", "4", "--proj-dim", "32", "--proj-hidden", "32", "--no-progress", "--device", "cpu",
+        "--log-every", "2"]  # logs at steps 2, 4, 6: a run stopped at 4 and resumed logs as a straight one
+
+
+def torchrun(*argv: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD}",
+           "-m", "trimix", "pretrain", *TINY, *argv]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+def test_torchrun_pretrain_writes_one_checkpoint_that_evaluates_and_resumes(tmp_path):
+    from trimix.__main__ import main
+
+    run = torchrun("--max-steps", "4", "--out-dir", str(tmp_path / "run"), "--knn-k", "10", "--gather")
+    assert run.stdout.count("kNN accuracy, trained encoder") == 1  # rank 0 alone evaluates and prints
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.pt", "results.json"]
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 4 and state["world_size"] == WORLD and len(state["random_per_process"]) == WORLD
+    assert main(["evaluate", str(tmp_path / "run"), "--protocols", "knn", "--k", "10", "--device", "cpu"]) == 0
+    torchrun("--max-steps", "6", "--out-dir", str(tmp_path / "run"), "--no-eval", "--gather")  # resumes at step 4
+    torchrun("--max-steps", "6", "--out-dir", str(tmp_path / "straight"), "--no-eval", "--gather")
+    resumed, straight = load_checkpoint(tmp_path / "run"), load_checkpoint(tmp_path / "straight")
+    assert resumed["step"] == straight["step"] == 6
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["steps"] == 6
+    for k, v in straight["model"].items():
+        assert torch.equal(resumed["model"][k], v), f"{k} differs after resuming under torchrun"
+    assert resumed["history"]["total"] == straight["history"]["total"]

@@ -1,0 +1,93 @@
+"""Checkpoints of ``pretrain``: written atomically, read with errors that say what is wrong, resumed exactly.
+
+A checkpoint (``<out_dir>/checkpoint.pt``) holds the method (network, and BYOL's target), the optimizer,
+the gradient scaler (fp16 only), the history, the configuration, the step, the epoch's data order and the
+random states of every process, so a resumed run ends with the same weights as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from trimix.config import Config
+
+CHECKPOINT_NAME = "checkpoint.pt"
+# Config fields that must match for a checkpoint to be resumed (epochs, max_steps, logging may change).
+RESUME_MUST_MATCH = (
+    "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
+    "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
+    "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
+    "vicreg_cov_coeff", "gather",
+)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or does not fit the configuration."""
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint written by ``pretrain``, with an error that says what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}; run `python -m trimix pretrain` first or fix the path")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated or not a torch file
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a trimix checkpoint ({e}); delete it and pretrain again") from e
+    if not isinstance(state, dict) or not {"model", "config", "history"} <= set(state):
+        raise CheckpointError(f"{path} is not a trimix checkpoint (missing model/config/history)")
+    return state
+
+
+def check_resumable(state: dict, config: Config, world_size: int, path: Path) -> None:
+    """Refuse to resume ``state`` under a ``config`` (or a number of processes) that changes the run."""
+    saved, defaults = state["config"], Config()  # a field newer than the checkpoint was at its default there
+    for name in RESUME_MUST_MATCH:
+        was = saved.get(name, getattr(defaults, name))
+        if was != getattr(config, name):
+            raise CheckpointError(
+                f"{path} was made with {name}={was!r} but this run has {name}={getattr(config, name)!r}; "
+                "use another out_dir (--out-dir) or start afresh (--no-resume)"
+            )
+    if state.get("world_size", 1) != world_size:
+        raise CheckpointError(
+            f"{path} was made by {state.get('world_size', 1)} process(es) but this run has {world_size}; "
+            "resume with the same torchrun --nproc_per_node, or use another --out-dir"
+        )
+
+
+def get_random_states(method: nn.Module, generators: dict[str, torch.Generator], device: torch.device) -> dict:
+    """This process's random states: torch's global ones, the data ``generators`` and TriMix's lambda."""
+    states = {"torch": torch.get_rng_state(), **{name: g.get_state() for name, g in generators.items()}}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    if getattr(method, "generator", None) is not None:
+        states["lambda"] = method.generator.get_state()
+    return states
+
+
+def set_random_states(states: dict, method: nn.Module, generators: dict[str, torch.Generator],
+                      device: torch.device) -> None:
+    torch.set_rng_state(states["torch"].cpu())
+    for name, g in generators.items():
+        g.set_state(states.get(name, states.get("data")).cpu())  # "data": one generator, before the split
+    if "cuda" in states and device.type == "cuda":
+        cuda = states["cuda"]
+        if isinstance(cuda, (list, tuple)):  # older checkpoints held every GPU's state
+            cuda = cuda[device.index or 0]
+        torch.cuda.set_rng_state(cuda.cpu(), device)
+    if "lambda" in states and getattr(method, "generator", None) is not None:
+        method.generator.set_state(states["lambda"].cpu())
