@@ -25,7 +25,8 @@ from trimix.reproduce.report import table_csv, table_markdown
 from trimix.reproduce.runner import SCORES_NAME, RunResult, execute, train_seconds
 from trimix.reproduce.scales import SCALES, STAND_IN, DataCache, dataset_label, paper_dataset
 from trimix.runs import total_steps
-from trimix.train import CHECKPOINT_NAME, RESUME_MUST_MATCH, build_model, pretrain
+from trimix.checkpoint import RESUME_MUST_MATCH
+from trimix.train import CHECKPOINT_NAME, build_model, pretrain
 
 KNOBS = ["--max-steps", "2", "--eval-epochs", "1", "--max-images", "200"]
 LABEL = scale_label("quick", 2, 1, 200)
