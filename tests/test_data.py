@@ -49,7 +49,33 @@ def test_shapes_types_and_balance():
     image, label = data[3]
     assert image.shape == (3, 32, 32) and isinstance(label, int)
     assert make_shapes(10, image_size=64).images.shape == (10, 3, 64, 64)
-    assert data.images.float().std() > 40  # not blank: colours, textures, noise
+    assert data.images.float().std() > 40  # not blank: shapes on a ground
+
+
+def test_shapes_share_nothing_but_the_class():
+    """Issue 9: what every image has of its own besides the class (its grey levels, say) the two views share
+    and the network learns as a shortcut. Here the ground and shape levels are the same in every image, and
+    every cell of the 3 x 3 grid holds a copy of the shape, so that even a small crop sees the class."""
+    data = make_shapes(200, seed=1)
+    pixels = data.images.float().mean(1)  # (n, 32, 32), grey
+    ground = pixels.flatten(1).median(1).values
+    assert (ground - 0.2 * 255).abs().max() < 8  # one ground level, up to noise
+    cells = pixels.unfold(1, 10, 11).unfold(2, 10, 11)  # (n, 3, 3, 10, 10): the cells, a pixel apart
+    covered = (cells > 0.5 * 255).flatten(3).any(-1)  # a shape pixel in each cell
+    assert covered.float().mean() > 0.95
+
+
+def test_raw_pixels_are_near_chance_on_shapes():
+    """The class is hard to read from where pixels are bright: kNN on centred raw pixels stays far below
+    a trained encoder (about 30 % here; chance 10 %), so the encoder's lead is learning, not an easy dataset."""
+    from trimix.augment import prepare
+    from trimix.evaluate import RawPixels, knn_accuracy
+
+    train, test = make_shapes(2000, seed=3), make_shapes(500, seed=4)
+    pixels = RawPixels(train.images)
+    features = [pixels(prepare(d.images)) for d in (train, test)]
+    accuracy = knn_accuracy(features[0], train.labels, features[1], test.labels, num_classes=10)
+    assert 10 < accuracy < 40
 
 
 def test_shapes_splits():

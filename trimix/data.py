@@ -11,7 +11,6 @@ Each named dataset lives in its own folder ``root/<name>`` (``data/cifar10``, ``
 """
 from __future__ import annotations
 
-import math
 import os
 import zipfile
 from collections import Counter
@@ -24,6 +23,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from trimix.shapes import make_shapes  # the built-in dataset (its own module); re-exported here
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -278,85 +279,3 @@ def _read_rgb(path: str) -> np.ndarray:
             return np.array(im.convert("RGB"))  # a writable copy, for torch.from_numpy
     except (OSError, ValueError, SyntaxError) as e:  # PIL: unreadable, truncated, bad header
         raise DatasetCorruptError(f"cannot read image {path}: {e}. Delete or replace the file.") from e
-
-
-# ---- the built-in dataset: shapes ----
-
-def _box(u: Tensor, v: Tensor, a: float, b: float) -> Tensor:
-    return torch.maximum(u.abs() - a, v.abs() - b)
-
-
-def _star(u: Tensor, v: Tensor) -> Tensor:
-    off = (torch.remainder(torch.atan2(v, u), 2 * math.pi / 5) - math.pi / 5).abs() / (math.pi / 5)  # 0 at tips
-    return 0.6 * (torch.hypot(u, v) - 0.95 + 0.58 * off)
-
-
-def _arrow(u: Tensor, v: Tensor) -> Tensor:
-    head = torch.maximum(0.15 - u, ((u - 0.9) * 0.5 + v.abs() * 0.75) / 0.9)
-    return torch.minimum(_box(u + 0.3, v, 0.55, 0.16), head)
-
-
-# Each shape as a signed distance (< 0 inside, in shape units) of shape coordinates (u, v); |u|, |v| < ~1.
-SHAPES = {
-    "circle": lambda u, v: torch.hypot(u, v) - 0.8,
-    "square": lambda u, v: _box(u, v, 0.65, 0.65),
-    "triangle": lambda u, v: torch.maximum(-v, (v + 1.732 * u.abs()) / 2) - 0.42,  # equilateral, inradius .42
-    "plus": lambda u, v: torch.minimum(_box(u, v, 0.9, 0.22), _box(u, v, 0.22, 0.9)),
-    "ring": lambda u, v: (torch.hypot(u, v) - 0.7).abs() - 0.17,
-    "star": _star,
-    "crescent": lambda u, v: torch.maximum(torch.hypot(u, v) - 0.85, 0.65 - torch.hypot(u - 0.4, v)),
-    "bar": lambda u, v: _box(u, v, 0.95, 0.22),
-    "frame": lambda u, v: (_box(u, v, 0.65, 0.65)).abs() - 0.15,
-    "arrow": _arrow,
-}
-
-
-def make_shapes(n: int, seed: int = 0, image_size: int = 32) -> ImageData:
-    """The built-in dataset: n images, uint8 (n, 3, image_size, image_size); class = the shape drawn.
-
-    Deterministic from ``seed``; classes balanced exactly (counts differ by at most 1 when n % 10 != 0).
-    Nuisances, random per image: the shape's position, size and rotation; grey levels of shape and
-    ground; a brightness gradient and stripes on the ground; coloured shading; pixel noise.
-    """
-    if n < 1 or image_size < 8:
-        raise ValueError(f"make_shapes needs n >= 1 and image_size >= 8, got n={n}, image_size={image_size}")
-    g = torch.Generator().manual_seed(seed)
-
-    def rand(*shape: int) -> Tensor:
-        return torch.rand(*shape, generator=g)
-
-    s = image_size
-    labels = (torch.arange(n) % len(SHAPES))[torch.randperm(n, generator=g)]
-    # per-image parameters; the image spans [-1, 1]^2
-    centre, scale, angle = (rand(n, 2) - 0.5) * 0.5, 0.45 + 0.35 * rand(n), 2 * math.pi * rand(n)
-    # A light grey shape on a dark grey ground; colour comes only from the shading below. With a random
-    # colour per image, Barlow Twins tells the images apart by colour and learns shapes far more slowly
-    # (measured: kNN 52% instead of 80% after 300 steps), which would spoil the quick-mode demos.
-    bg, fg = (0.2 * rand(n, 1)).expand(n, 3), (0.75 + 0.2 * rand(n, 1)).expand(n, 3)
-    bg_end = bg * (0.5 + rand(n, 1))  # the far end of a brightness gradient
-    grad_dir, stripe_dir = 2 * math.pi * rand(n), 2 * math.pi * rand(n)
-    freq, phase, amp = 2 + 6 * rand(n), 2 * math.pi * rand(n), 0.1 * rand(n)  # of the stripes
-    light = (rand(n, 3) - 0.5) * 0.3, math.pi * (0.5 + rand(n, 2)), 2 * math.pi * rand(n, 2)  # soft blotches
-    noise = (0.02 + 0.05 * rand(n)).view(n, 1, 1, 1) * torch.randn(n, 3, s, s, generator=g)
-
-    x = ((torch.arange(s) + 0.5) / s * 2 - 1).view(1, 1, s)  # pixel centres; y is x.mT
-    alpha = torch.empty(n, 1, s, s)  # how much of each pixel the shape covers, in [0, 1]
-    for k, distance in enumerate(SHAPES.values()):
-        i = (labels == k).nonzero()[:, 0]
-        dx, dy = x - centre[i, 0, None, None], x.mT - centre[i, 1, None, None]
-        cos, sin, sc = angle[i, None, None].cos(), angle[i, None, None].sin(), scale[i, None, None]
-        d = distance((cos * dx + sin * dy) / sc, (cos * dy - sin * dx) / sc) * sc  # (m, s, s), image units
-        alpha[i] = (0.5 - d * s / 2).clamp(0, 1)[:, None]  # a one-pixel soft edge: anti-aliasing
-
-    def along(direction: Tensor) -> Tensor:  # (n, 1, s, s) coordinate along a per-image direction
-        return (x * direction.cos().view(n, 1, 1) + x.mT * direction.sin().view(n, 1, 1))[:, None]
-
-    ramp = along(grad_dir) * 0.5 + 0.5
-    back = bg[..., None, None] * (1 - ramp) + bg_end[..., None, None] * ramp
-    freq, phase, amp = (t.view(n, 1, 1, 1) for t in (freq, phase, amp))
-    back = back + amp * torch.sin(freq * math.pi * along(stripe_dir) + phase)  # stripes
-    img = back.lerp_(fg[..., None, None].expand_as(back), alpha)  # shape over background
-    bumps = torch.sin(light[1][..., None] * x + light[2][..., None])  # (n, 2, s): shading = product of two
-    img += light[0][..., None, None] * (bumps[:, 0, None, None, :] * bumps[:, 1, None, :, None])
-    images = img.add_(noise).clamp_(0, 1).mul_(255).round_().to(torch.uint8)
-    return ImageData(images, labels, list(SHAPES), f"{BUILTIN}/seed{seed}")
