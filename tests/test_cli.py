@@ -20,9 +20,36 @@ def run_dir(tmp_path_factory):
 def test_pretrain_writes_results_with_trained_and_random_knn(run_dir, capsys):
     results = json.loads((run_dir / "results.json").read_text())
     assert results["steps"] == 6 and results["config"]["dataset"] == "shapes"
-    for key in ("knn_trained", "knn_random"):
+    for key in ("knn_trained", "knn_random", "knn_raw_pixels"):
         assert 0.0 <= results[key] <= 100.0
     assert (run_dir / "checkpoint.pt").exists()
+
+
+def test_raw_pixel_knn_is_the_knn_of_the_centred_pixels(run_dir):
+    from trimix.augment import prepare
+    from trimix.data import load_dataset
+    from trimix.evaluate import knn_accuracy
+
+    train, test = load_dataset("shapes", "train"), load_dataset("shapes", "test")
+    pixels = [prepare(d.images).flatten(1).double() for d in (train, test)]
+    mean = pixels[0].mean(0)  # centred on the training set's mean image
+    pixels = [(p - mean).float() for p in pixels]
+    expected = knn_accuracy(pixels[0], train.labels, pixels[1], test.labels, k=20, temperature=0.1)
+    assert json.loads((run_dir / "results.json").read_text())["knn_raw_pixels"] == pytest.approx(expected)
+
+
+def test_max_steps_wins_over_quick_modes_epochs_and_a_conflict_is_said(capsys):
+    from trimix.__main__ import _fit_epochs_to_max_steps
+    from trimix.config import quick_config
+
+    config = quick_config(epochs=2, batch_size=100, max_steps=450)  # 2 epochs of 50 steps on 5000 images
+    longer = _fit_epochs_to_max_steps(config, 5000, epochs_given=False)
+    assert longer.epochs == 9 and longer.max_steps == 450  # 9 epochs of 50 steps hold 450 steps
+    assert "needs 9 epochs" in capsys.readouterr().out
+    assert _fit_epochs_to_max_steps(config, 5000, epochs_given=True) == config  # both given: epochs stops first
+    assert "end the run at step 100, before --max-steps 450" in capsys.readouterr().out
+    fits = config.replace(max_steps=80)
+    assert _fit_epochs_to_max_steps(fits, 5000, epochs_given=False) == fits and capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("method", ["simclr", "byol", "vicreg"])
@@ -70,3 +97,16 @@ def test_corrupt_checkpoint_is_refused(tmp_path, capsys):
     (tmp_path / "checkpoint.pt").write_bytes(b"\x00" * 10)
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "corrupt" in capsys.readouterr().err
+
+
+def test_a_corrupt_image_is_one_line_naming_the_file(tmp_path, capsys):
+    from PIL import Image
+
+    good = tmp_path / "data" / "train" / "cat"
+    good.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(good / "ok.png")
+    (good / "bad.png").write_bytes(b"\x89PNG not really")
+    argv = ["pretrain", *TINY, "--dataset", f"folder:{tmp_path / 'data'}", "--out-dir", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "bad.png" in err and "Traceback" not in err

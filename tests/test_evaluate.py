@@ -205,3 +205,15 @@ def test_score_encoder_extracts_features_once_for_both_protocols(monkeypatch):
     assert score_encoder(net, train, test, ()) == {} and not calls
     with pytest.raises(ValueError, match="protocol"):
         score_encoder(net, train, test, ("knn", "semi"))
+
+
+def test_raw_pixels_centre_on_the_training_mean_image():
+    from trimix.augment import prepare
+    from trimix.evaluate import RawPixels
+
+    images = torch.randint(0, 256, (300, 3, 8, 8), dtype=torch.uint8)
+    baseline = RawPixels(images, batch_size=64)  # the mean added up in chunks, as for a large dataset
+    features = baseline(prepare(images))
+    assert features.shape == (300, 192)
+    torch.testing.assert_close(features.mean(0), torch.zeros(192), atol=1e-5, rtol=0)
+    torch.testing.assert_close(features[:5], prepare(images[:5]).flatten(1) - prepare(images).flatten(1).mean(0))

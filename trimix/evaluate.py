@@ -193,6 +193,25 @@ def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Te
             "classifier": classifier, "optimizer": optimizer, "standardize": standardize}
 
 
+class RawPixels(nn.Module):
+    """A yardstick, not a network: the normalised pixels, flattened and centred on the training set's mean
+    image. Scored like an encoder, it says how much of a dataset plain pixel matching already solves.
+    Centring matters for cosine kNN: without it, what all images share (a plain ground, say) dominates
+    every similarity and the baseline looks weaker than it is.
+
+    Shapes: built from uint8 train_images (N, 3, H, W); forward (B, 3, H, W) normalised -> (B, 3 * H * W).
+    """
+
+    def __init__(self, train_images: Tensor, batch_size: int = 1024):
+        super().__init__()
+        total = sum(prepare(train_images[i:i + batch_size]).flatten(1).double().sum(0)
+                    for i in range(0, len(train_images), batch_size))
+        self.register_buffer("mean", (total / len(train_images)).float())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(1) - self.mean
+
+
 PROTOCOLS = ("knn", "linear")  # the frozen-feature protocols of Tables I, III, VI, VII
 
 
