@@ -116,7 +116,7 @@ def _count(n: int, noun: str) -> str:
 def budget(plan: Plan) -> str:
     """One sentence: what every run shares (the equal budget)."""
     c = plan.runs[0].config
-    steps = sorted({r.config.max_steps for r in plan.runs} - {None})
+    steps = sorted({r.config.max_steps for r in plan.runs if r.row != RANDOM_ROW} - {None})  # random: 0
     length = _count(c.epochs, "epoch") + (f", stopped after {', '.join(map(str, steps))} steps" if steps else "")
     sizes = "" if plan.experiment == "fig4" else f", projector {c.proj_layers} x {c.proj_dim}, batch {c.batch_size}"
     e = plan.runs[0].evaluations[0]
