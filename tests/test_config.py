@@ -18,7 +18,17 @@ def test_quick_mode_from_environment(monkeypatch):
     assert c.beta == 1000.0  # quick mode keeps the objective's weights
     monkeypatch.setenv("TRIMIX_QUICK", "0")
     assert not default_config().quick
-    assert auto_config().quick or __import__("torch").cuda.is_available()
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_auto_config_is_quick_without_a_gpu(monkeypatch, gpu):
+    import torch
+
+    monkeypatch.delenv("TRIMIX_QUICK", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert auto_config().quick is not gpu
+    monkeypatch.setenv("TRIMIX_QUICK", "1")
+    assert auto_config().quick  # asked for: quick even on a GPU
 
 
 def test_replace_refuses_unknown_fields():
