@@ -9,7 +9,6 @@ from trimix import SSLNet
 from trimix.data import ImageData
 import trimix.evaluate as ev
 from trimix.evaluate import (
-    _crop_flip,
     balanced_subset,
     extract_features,
     finetune,
@@ -19,6 +18,7 @@ from trimix.evaluate import (
     score_encoder,
     transfer,
 )
+from trimix.finetune import _crop_flip
 
 
 def tiny_data(n=24, size=32, num_classes=4, seed=0):
