@@ -87,8 +87,10 @@ QUICK_OVERRIDES = dict(
     width=8,
     proj_hidden=128,
     proj_dim=128,
-    epochs=3,
-    max_steps=120,  # ~1.5 epochs of the built-in data: enough to beat a random encoder, under a minute
+    epochs=4,
+    # 300 steps (~3.8 epochs of the built-in data at batch 64) at the paper's lr 1e-3: the trained encoder
+    # beats the random one by 10+ points on every seed tried (docs/results.md), in about two minutes.
+    max_steps=300,
     batch_size=64,
     log_every=5,
     checkpoint_every=1,
@@ -109,7 +111,7 @@ def paper_config(**changes) -> Config:
 
 
 def quick_config(**changes) -> Config:
-    """A configuration that runs on a laptop CPU in well under a minute."""
+    """The quick mode: a narrow network, 300 steps on the built-in shapes, about 1.5 minutes on 2 CPU cores."""
     return Config().replace(**{**QUICK_OVERRIDES, **changes})
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trimix.config import Config
+from trimix.config import QUICK_OVERRIDES, Config
 from trimix.data import ImageData, load_dataset
 from trimix.train import CHECKPOINT_NAME, load_checkpoint, pretrain, time_steps
 
-QUICK_PRETRAIN_STEPS = 100  # notebook 05's run in quick mode (under a minute on a 2-core CPU)
+QUICK_PRETRAIN_STEPS = QUICK_OVERRIDES["max_steps"]  # notebook 05 in quick mode: the main job's run (docs/results.md)
 
 
 def pretrain_run_config(config: Config, quick_steps: int = QUICK_PRETRAIN_STEPS) -> Config:

@@ -162,6 +162,19 @@ method, saved_config, _ = model_from_checkpoint(result.checkpoint)
 print(f"rebuilt: {type(method).__name__}, trained {state['step']} steps on {saved_config.dataset}")
 
 # %% [markdown]
+# ## 6. Several GPUs
+#
+# The same loop runs on several GPUs with `torchrun --nproc_per_node=N -m trimix pretrain ...`
+# (DistributedDataParallel; `trimix.distributed` explains every detail). Two things to know:
+#
+# - `--batch-size` stays the **global** batch: each GPU takes `B/N` images of every step, so a run has
+#   the same steps and images per step on one GPU or on N.
+# - By default each GPU mixes and scores **its own shard**: the paper's objective at batch `B/N`, and
+#   DDP averages the N gradients. With `--gather` the embeddings of all GPUs are gathered (with an
+#   all-gather that passes gradients back) before the loss, so the cross-correlation and the B x B
+#   matrices see the whole batch: the same objective as one GPU at batch B. Either way the images are
+#   mixed within each GPU and BatchNorm uses each GPU's own statistics.
+#
 # ## Summary
 #
 # - `pretrain(config)` trains any method on any dataset of the registry: data on the device as uint8,
@@ -171,6 +184,6 @@ print(f"rebuilt: {type(method).__name__}, trained {state['step']} steps on {save
 #   `model_from_checkpoint` rebuilds the trained method from the file alone.
 # - Fig. 2 of the paper: all three parts contribute; the weighted curves show how much each adds.
 # - The same from a terminal: `python -m trimix pretrain --out-dir runs/notebook05 --download`
-#   (`--quick` for the CPU version).
+#   (`--quick` for the CPU version); on N GPUs, `torchrun --nproc_per_node=N -m trimix pretrain ...`.
 #
 # Next, notebook 06: is the trained encoder any good? kNN, linear probe, fine-tuning, UMAP.
