@@ -149,11 +149,13 @@ def default_threads() -> int | None:
     (torch's own default, one per core) on larger ones, and None when OMP_NUM_THREADS is set (the user chose).
 
     Why 1 on 2 cores: torch's OpenMP threads (libgomp) spin at a barrier after every parallel op before
-    they sleep. On this project's 2-vCPU virtual machines two threads made a training step 4-15x slower
-    and the augmentation 10-30x slower than one thread, with or without another busy process, and the loss
-    grew with libgomp's spin count (GOMP_SPINCOUNT); with OMP_WAIT_POLICY=PASSIVE (no spinning) two
-    threads were 0.6-1.7x one thread. That variable only works when set before torch is loaded, so the
-    kit cannot set it; one thread is the default it can set. ``python bench/threads.py`` measures it.
+    they sleep, so two threads on two cores collapse as soon as anything else wants a core. Measured with
+    ``python bench/threads.py --rounds 2`` on this project's 2-core machine (docs/results.md): with one
+    busy process beside it, two threads ran a quick training step at 0.35x and the augmentation at 0.27x
+    the speed of one thread; on an otherwise idle machine two threads were 1.6-1.7x faster. One thread
+    gives up that 1.6x to avoid the 3-4x collapse (a second notebook, a browser, a data-loader worker are
+    enough); set OMP_NUM_THREADS=2 when the machine is yours alone. OMP_WAIT_POLICY=PASSIVE (no spinning)
+    removes both the collapse and the gain (0.7-1.0x), and only works when set before torch is loaded.
     """
     if os.environ.get("OMP_NUM_THREADS"):
         return None
