@@ -110,3 +110,13 @@ def test_a_corrupt_image_is_one_line_naming_the_file(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "bad.png" in err and "Traceback" not in err
+
+
+def test_raw_pixels_are_skipped_for_a_large_training_set(tmp_path, monkeypatch):
+    import trimix.__main__ as cli
+
+    monkeypatch.setattr(cli, "RAW_PIXELS_MAX", 1000)  # the built-in set counts as large
+    argv = ["pretrain", *TINY, "--max-steps", "1", "--out-dir", str(tmp_path), "--knn-k", "20"]
+    assert main(argv) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert "knn_raw_pixels" not in results and "knn_random" in results

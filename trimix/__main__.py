@@ -84,6 +84,9 @@ def _write_json(path: Path, results: dict) -> None:
     print(f"\nwritten to {path}")
 
 
+RAW_PIXELS_MAX = 2**28  # pixels of a training set scored as raw pixels (float32 features: 1 GiB at most)
+
+
 def _fit_epochs_to_max_steps(config: Config, num_images: int, epochs_given: bool) -> Config:
     """``--max-steps`` wins over a default ``epochs`` that would stop the run earlier (quick mode's, say);
     when both were given and ``epochs`` stops first, say so rather than stop silently."""
@@ -124,8 +127,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         # Two yardsticks: the same network untrained (same initialisation), and the pixels themselves
         # (flattened, centred): a gap over both is learning, not an easy dataset.
         encoders = {"trained": ("trained encoder", result.method.net),
-                    "random": ("random encoder", build_model(config, train.image_size).net),
-                    "raw_pixels": ("raw pixels", RawPixels(train.images))}
+                    "random": ("random encoder", build_model(config, train.image_size).net)}
+        if train.images.numel() <= RAW_PIXELS_MAX:  # CIFAR-10's 50,000 x 3,072 pixels fit; Tiny ImageNet's not
+            encoders["raw_pixels"] = ("raw pixels", RawPixels(train.images))
         for key, (name, net) in encoders.items():
             acc = score_encoder(net, train, test, ("knn",), k=args.knn_k, temperature=args.knn_t,
                                 device=device)["knn"]
