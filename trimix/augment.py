@@ -13,6 +13,7 @@ Shapes: B = batch, H x W = image size. Images are uint8 in [0, 255] or float in 
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -40,8 +41,17 @@ BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)  # the op ids used in ViewParam
 
 
 def _const(values: Sequence[float], like: Tensor, shape: tuple[int, ...]) -> Tensor:
-    # non_blocking: a plain CPU->GPU copy would wait for the GPU (a host sync), as torchvision also avoids
-    return torch.tensor(values, dtype=like.dtype).to(like.device, non_blocking=True).view(shape)
+    """``values`` as a tensor of ``shape`` on ``like``'s device and dtype, made once per device and dtype."""
+    return _device_const(tuple(values), like.device, like.dtype, shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _device_const(values: tuple[float, ...], device: torch.device, dtype: torch.dtype,
+                  shape: tuple[int, ...]) -> Tensor:
+    # Cached: a host-to-device copy in every call would make the host wait for the GPU (a sync per view).
+    # Made outside inference mode, so that a first call from evaluation code cannot poison the cache.
+    with torch.inference_mode(False):
+        return torch.tensor(values, dtype=dtype).view(shape).to(device)
 
 
 def _check_images(x: Tensor, batched: bool) -> None:

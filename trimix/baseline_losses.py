@@ -46,7 +46,7 @@ def simclr_loss(z1: Tensor, z2: Tensor, temperature: float = SIMCLR_TEMPERATURE)
     z = F.normalize(torch.cat([z1, z2]).float(), dim=1)  # (2B, D) unit rows: dot products are cosines
     logits = z @ z.T / temperature  # (2B, 2B)
     logits = logits.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), float("-inf"))  # k != i
-    positives = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)  # i <-> i + B
+    positives = torch.arange(2 * b, device=z.device).roll(b)  # anchor i's positive: i + B for i < B, i - B after
     return F.cross_entropy(logits, positives)
 
 

@@ -78,7 +78,7 @@ def virtual_embedding_loss(
     """
     lam = check_lambda(lam)
     m = predicted_matrix(z, z_vrt, tau, feature_norm=feature_norm)
-    gt = ground_truth_matrix(z.shape[0], lam).to(m.device)
+    gt = ground_truth_matrix(z.shape[0], lam, device=m.device)
     return (m - gt).abs().mean()
 
 

@@ -231,8 +231,9 @@ class BYOL(SSLMethod):
     @torch.no_grad()
     def after_step(self, progress: float) -> None:
         m = cosine_momentum(self.momentum, progress)
-        for target, online in zip(self.target.parameters(), self.net.parameters()):
-            target.mul_(m).add_(online, alpha=1.0 - m)
+        # target <- m * target + (1 - m) * online, as one multi-tensor lerp (one kernel launch per group of
+        # weights on a GPU, rather than two per weight from a Python loop)
+        torch._foreach_lerp_(list(self.target.parameters()), list(self.net.parameters()), 1.0 - m)
 
 
 METHODS: dict[str, type[SSLMethod]] = {

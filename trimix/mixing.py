@@ -71,11 +71,14 @@ def mixed_embeddings(z: Tensor, lam: float) -> Tensor:
     return mix_batch(batch_standardize(z), lam)
 
 
-def ground_truth_matrix(batch_size: int, lam: float) -> Tensor:
+def ground_truth_matrix(batch_size: int, lam: float, device: torch.device | str | None = None) -> Tensor:
     """Paper eq 8's target ``GT = lam * I + (1 - lam) * rot90(I)``.
 
     rot90 turns the identity counter-clockwise into the anti-diagonal, so row m holds lam at column m and
     1 - lam at column B-1-m. With an odd B the middle sample is mixed with itself and GT is 1 there.
+
+    Built on ``device`` (default: the CPU) from nothing but the two numbers, so that on a GPU no tensor
+    crosses from the host.
 
     Returns:
         (B, B) float32; rows sum to 1; symmetric.
@@ -83,7 +86,7 @@ def ground_truth_matrix(batch_size: int, lam: float) -> Tensor:
     if int(batch_size) != batch_size or batch_size < 2:
         raise ValueError(f"batch_size must be an integer >= 2, got {batch_size}")
     lam = check_lambda(lam)
-    eye = torch.eye(int(batch_size))
+    eye = torch.eye(int(batch_size), device=device)
     return lam * eye + (1.0 - lam) * torch.rot90(eye, 1, dims=(0, 1))
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 EPS = 1e-6
+AUTOCAST_DEVICES = ("cuda", "cpu")
 F = TypeVar("F", bound=Callable)
 
 
@@ -25,6 +26,8 @@ def full_precision(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         device = next((a.device.type for a in args if isinstance(a, torch.Tensor)), "cpu")
+        if device not in AUTOCAST_DEVICES or not torch.is_autocast_enabled(device):
+            return fn(*args, **kwargs)  # nothing to turn off (and the meta device has no autocast)
         with torch.autocast(device_type=device, enabled=False):
             return fn(*args, **kwargs)
 
