@@ -7,7 +7,8 @@ import torch
 
 from trimix.config import paper_config, quick_config
 from trimix.evaluate import knn_predict
-from trimix.train import autocast_dtype, build_model, make_views, setup_training, train_step
+from trimix.device import choose_precision
+from trimix.train import build_model, make_views, setup_training, train_step
 
 CUDA = torch.cuda.is_available()
 pytestmark = pytest.mark.skipif(not CUDA, reason="needs a GPU")
@@ -21,15 +22,19 @@ def cuda_views(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return make_views(images, torch.arange(batch, device="cuda"), gen)
 
 
+@pytest.mark.parametrize("precision", ["auto", "fp16"])  # fp16 + GradScaler: the T4's path, on any GPU
 @pytest.mark.parametrize("method", METHODS)
-def test_cuda_step_has_no_host_sync_and_uses_fused_adam(method):
-    config = quick_config(method=method, device="cuda")
+def test_cuda_step_has_no_host_sync_and_uses_fused_adam(method, precision):
+    """No step of either precision waits for the host: fused Adam takes GradScaler's inf flag on the device
+    (``_step_supports_amp_scaling``), so even fp16 needs no read-back (tests/test_host_copies.py without a GPU)."""
+    config = quick_config(method=method, device="cuda", precision=precision)
     model, opt, amp, scaler = setup_training(config, 32, torch.device("cuda"))
-    assert opt.defaults["fused"] and amp is not None
+    assert opt.defaults["fused"] and amp is not None and (scaler is not None) == (amp == torch.float16)
+    print(f"{method}: {choose_precision(torch.device('cuda'), precision).describe()}")
     x1, x2 = cuda_views(config.batch_size)
     train_step(model, opt, x1, x2, amp, scaler)  # warm-up: the first calls may initialise things
     torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error" if scaler is None else "default")  # fp16's scaler must read inf flags
+    torch.cuda.set_sync_debug_mode("error")
     try:
         total, _ = train_step(model, opt, *cuda_views(config.batch_size, seed=1), amp, scaler, progress=0.5)
     finally:
@@ -40,8 +45,8 @@ def test_cuda_step_has_no_host_sync_and_uses_fused_adam(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_cuda_bf16_loss_matches_float32_at_the_paper_configuration(method):
     """The first step's loss (same weights, views and lambda) under bf16 autocast vs float32, within BF16_RTOL."""
-    if autocast_dtype(torch.device("cuda")) != torch.bfloat16:
-        pytest.skip("this GPU has no bf16 (the step uses fp16 with a gradient scaler)")
+    if choose_precision(torch.device("cuda")).name != "bf16":
+        pytest.skip("this GPU has no bf16 tensor cores (the step uses fp16 with a gradient scaler)")
     config = paper_config(method=method, device="cuda")
     x1, x2 = cuda_views(config.batch_size)
     losses = {}

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-import trimix.methods as train_methods
 import trimix.train as train
 from trimix.augment import two_views
 from trimix.config import quick_config
@@ -44,6 +43,21 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, tiny_data):
     for k in a:
         assert torch.equal(a[k], b[k]), f"{k} differs after resume"
     assert straight.history["total"] == resumed.history["total"]
+
+
+def test_a_checkpoint_from_another_device_type_resumes_with_a_warning(tmp_path, tiny_data):
+    """A CUDA generator's state is 16 bytes (seed, offset), a CPU generator's 5056: a checkpoint written on a
+    GPU cannot restore the CPU's augmentation streams (nor the reverse). It resumes with a warning, no traceback."""
+    pretrain(tiny_config(tmp_path, max_steps=4), data=tiny_data, progress=False)
+    path = tmp_path / train.CHECKPOINT_NAME
+    state = torch.load(path, weights_only=True)
+    for randoms in state["random_per_process"]:
+        randoms["order"] = randoms["views"] = torch.zeros(16, dtype=torch.uint8)  # as torch.cuda's would be
+    state["device_type"] = "cuda"
+    torch.save(state, path)
+    with pytest.warns(train.ResumeWarning, match="written on cuda and resumes on cpu.*not be bit-identical"):
+        resumed = pretrain(tiny_config(tmp_path), data=tiny_data, progress=False)
+    assert resumed.steps == 12 and all(torch.isfinite(v).all() for v in weights(resumed).values())
 
 
 def test_byol_resume_is_exact_with_its_target_network(tmp_path, tiny_data):
@@ -132,48 +146,6 @@ def test_time_steps_measures_a_positive_duration(tiny_data):
     seconds = train.time_steps(quick_config(width=4, proj_hidden=32, proj_dim=32, batch_size=8, device="cpu"),
                                tiny_data, steps=2, warmup=1)
     assert 0 < seconds < 60
-
-
-HOST_READS = ("item", "tolist", "__float__", "__int__", "__bool__", "numpy")
-
-
-@pytest.mark.parametrize("method", ["trimix", "barlow_twins", "simclr", "byol", "vicreg"])
-def test_the_step_reads_nothing_back_from_the_device(method, tiny_data, tmp_path, monkeypatch):
-    """On a GPU each of HOST_READS on a device tensor waits for the GPU (a host sync). On the CPU they are
-    caught by patching them to raise; allowed are only the reads that stay on the host on a GPU too:
-    TriMix's lambda (a CPU generator) and Adam's step counters (CPU tensors unless Adam is fused)."""
-    config = tiny_config(tmp_path, method=method, byol_predictor_hidden=16)
-    model, opt, amp, scaler = train.setup_training(config, 32, torch.device("cpu"))
-    x1, x2 = two_views(tiny_data.images[:16], generator=torch.Generator().manual_seed(0))
-    train.train_step(model, opt, x1, x2)  # the first step makes Adam's state
-    on_host = {id(state["step"]) for state in opt.state.values()}
-    drawing_lambda = []
-    real_sample_lambda = train_methods.sample_lambda
-
-    def sample_lambda(generator=None):
-        drawing_lambda.append(True)
-        try:
-            return real_sample_lambda(generator)
-        finally:
-            drawing_lambda.pop()
-
-    def forbidden(name):
-        real = getattr(torch.Tensor, name)
-
-        def read(self, *args, **kwargs):
-            if id(self) not in on_host and not drawing_lambda:
-                raise AssertionError(f"train_step called Tensor.{name}: on a GPU that is a host sync")
-            return real(self, *args, **kwargs)
-        return read
-
-    with monkeypatch.context() as patch:
-        patch.setattr(train_methods, "sample_lambda", sample_lambda)
-        for name in HOST_READS:
-            patch.setattr(torch.Tensor, name, forbidden(name))
-        total, parts = train.train_step(model, opt, x1, x2, progress=0.5)
-        with pytest.raises(AssertionError, match="host sync"):  # the guard itself catches a read
-            float(total)
-    assert torch.isfinite(total) and parts
 
 
 def test_compile_switch_compiles_the_network_in_place_and_adam_is_fused_only_on_a_gpu():

@@ -39,7 +39,9 @@ PRETRAIN_OPTIONS = {
     "width": "channels of ResNet-18's first stage (64 = the real ResNet-18)",
     "proj_hidden": "projector hidden size (paper: 1024)",
     "proj_dim": "projector output size D (paper: 1024)",
-    "seed": "random seed (CPU runs repeat exactly)",
+    "precision": "auto, bf16, fp16 or fp32; auto: bf16 on GPUs of compute capability 8.0+, fp16 with a gradient "
+                 "scaler below (Colab's T4), fp32 on the CPU",
+    "seed": "random seed (CPU runs repeat exactly; GPU runs with --deterministic)",
     "device": "auto, cpu, cuda or cuda:N",
     "log_every": "record the loss parts every N steps",
     "checkpoint_every": "write a checkpoint every N epochs",
@@ -50,7 +52,7 @@ PRETRAIN_OPTIONS = {
 def _config_from_args(args: argparse.Namespace) -> Config:
     quick = args.quick or quick_requested()
     given = {name: getattr(args, name) for name in PRETRAIN_OPTIONS if getattr(args, name) is not None}
-    for flag in ("download", "compile", "gather"):
+    for flag in ("download", "compile", "gather", "deterministic"):
         if getattr(args, flag):
             given[flag] = True
     return default_config(quick=quick, **given)
@@ -67,6 +69,8 @@ def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="CPU-sized run on the built-in dataset (also TRIMIX_QUICK=1)")
     p.add_argument("--download", action="store_true", help="download the dataset into --root if it is missing")
     p.add_argument("--compile", action="store_true", help="compile the network with torch.compile (see bench train)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="bit-identical GPU runs and resumes: deterministic kernels, no cuDNN autotuning (slower)")
     p.add_argument("--gather", action="store_true",
                    help="under torchrun: the loss sees the global batch, not each process's shard (trimix.distributed)")
 
@@ -106,11 +110,16 @@ def _fit_epochs_to_max_steps(config: Config, num_images: int, epochs_given: bool
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from trimix import distributed
     from trimix.evaluate import RawPixels, score_encoder
-    from trimix.train import build_model, pretrain, resolve_device
+    from trimix.device import describe as describe_device
+    from trimix.device import resolve_device
+    from trimix.train import build_model, pretrain
 
     config = _config_from_args(args)
     train = load_dataset(config.dataset, "train", root=config.root, download=config.download)  # decoded once
     config = _fit_epochs_to_max_steps(config, len(train), epochs_given=args.epochs is not None)
+    if distributed.is_main_process():
+        device = distributed.process_device(resolve_device(config.device))
+        print(f"{config.method} on {config.dataset}: {describe_device(device, config.precision, config.deterministic)}")
     try:
         result = pretrain(config, data=train, resume=not args.no_resume, progress=not args.no_progress)
     finally:
@@ -142,7 +151,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from trimix import evaluate as ev
-    from trimix.train import build_model, model_from_checkpoint, resolve_device
+    from trimix.device import resolve_device
+    from trimix.train import build_model, model_from_checkpoint
 
     device = resolve_device(args.device)
     method, config, state = model_from_checkpoint(args.checkpoint, map_location=device)
@@ -190,6 +200,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out-dir")
     p.add_argument("--no-eval", action="store_true", help="skip the kNN evaluation after pretraining")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--yes", action="store_true", help="start a long run without asking")
     p.add_argument("--knn-k", type=int, default=200, help="neighbours for the kNN evaluation")
     p.add_argument("--knn-t", type=float, default=0.1, help="temperature of the weighted kNN vote")
     p.set_defaults(func=cmd_pretrain)

@@ -14,7 +14,8 @@ from pathlib import Path
 from trimix.config import Config
 from trimix.data import ImageData
 from trimix.evaluate import score_encoder
-from trimix.train import build_model, pretrain, resolve_device
+from trimix.device import resolve_device
+from trimix.train import build_model, pretrain
 
 TABLE_VI_VARIANTS: dict[str, dict] = {
     "Barlow Twins": {"method": "barlow_twins"},

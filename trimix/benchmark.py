@@ -13,7 +13,9 @@ Reported: seconds per step and images per second of the whole step (data, augmen
 passes, backward, optimizer); the data time (views only) and the compute time (``train_step`` on one fixed
 batch), each timed on its own so that no sync is put inside a step; the projected time of 200 epochs of
 CIFAR-10 (50,000 images); the FLOPs of a step and, on a GPU, the fraction of the card's peak bf16 FLOP/s
-(MFU). Then the ratios: kit over plain images/s, and each method's step time over Barlow Twins'.
+(MFU). Then the ratios: kit over plain images/s, and each method's step time over Barlow Twins'. Last, the
+projected time of the paper's 200 epochs on a T4 (fp16, Colab's free GPU), an A100 and an H100, from the
+FLOPs of a paper-size step and an assumed fraction of peak (``projection``).
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` over one forward and backward of the
 method's loss: convolutions and matrix products, where a ResNet's arithmetic is; augmentation, BatchNorm,

@@ -1,8 +1,15 @@
 """Checkpoints of ``pretrain``: written atomically, read with errors that say what is wrong, resumed exactly.
 
 A checkpoint (``<out_dir>/checkpoint.pt``) holds the method (network, and BYOL's target), the optimizer,
-the gradient scaler (fp16 only), the history, the configuration, the step, the epoch's data order and the
-random states of every process, so a resumed run ends with the same weights as an uninterrupted one.
+the gradient scaler (fp16 only), the history, the configuration, the step, the epoch's data order, the
+random states of every process and the device type it was written on.
+
+Where a resumed run is bit-identical to an uninterrupted one: on the CPU, and on a GPU with
+``Config.deterministic`` (``--deterministic``). A default GPU run autotunes cuDNN and uses kernels whose
+sums run in a varying order, so two GPU runs, resumed or not, agree only to float rounding. A checkpoint
+also moves between device types (written on a GPU, resumed on a CPU, or the reverse): weights, optimiser,
+data order and lambda carry over, but a CPU generator's state does not fit a CUDA generator, so the
+augmentations continue from a new stream, with a one-line ``ResumeWarning``.
 """
 from __future__ import annotations
 
@@ -26,6 +33,10 @@ RESUME_MUST_MATCH = (
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable or does not fit the configuration."""
+
+
+class ResumeWarning(UserWarning):
+    """A run resumes, but will not be bit-identical to an uninterrupted one (the message says why)."""
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -80,14 +91,20 @@ def get_random_states(method: nn.Module, generators: dict[str, torch.Generator],
 
 
 def set_random_states(states: dict, method: nn.Module, generators: dict[str, torch.Generator],
-                      device: torch.device) -> None:
+                      device: torch.device) -> bool:
+    """Restore what ``get_random_states`` saved. Returns False when the data generators' states came from
+    another device type (a CPU generator's state does not fit a CUDA generator, nor the reverse): those
+    generators are then left as they are, and the caller re-seeds them (``train._resume``)."""
     torch.set_rng_state(states["torch"].cpu())
+    portable = True
     for name, g in generators.items():
-        g.set_state(states.get(name, states.get("data")).cpu())  # "data": one generator, before the split
+        saved = states[name].cpu()
+        if saved.numel() == g.get_state().numel():
+            g.set_state(saved)
+        else:
+            portable = False
     if "cuda" in states and device.type == "cuda":
-        cuda = states["cuda"]
-        if isinstance(cuda, (list, tuple)):  # older checkpoints held every GPU's state
-            cuda = cuda[device.index or 0]
-        torch.cuda.set_rng_state(cuda.cpu(), device)
+        torch.cuda.set_rng_state(states["cuda"].cpu(), device)
     if "lambda" in states and getattr(method, "generator", None) is not None:
-        method.generator.set_state(states["lambda"].cpu())
+        method.generator.set_state(states["lambda"].cpu())  # a CPU generator on every device
+    return portable

@@ -60,6 +60,8 @@ class Config:
     vicreg_cov_coeff: float = VICREG_COV_COEFF
     # speed and scale (trimix.train, trimix.distributed)
     compile: bool = False  # torch.compile the network; off until measured to help (python -m trimix bench train)
+    precision: str = "auto"  # auto, bf16, fp16 or fp32; auto: bf16 on compute capability 8.0+, fp16 below, fp32 on CPU
+    deterministic: bool = False  # bit-identical GPU runs (deterministic kernels, no cuDNN autotuning): slower
     gather: bool = False  # several processes: the loss sees the global batch, not each process's shard
     # bookkeeping
     seed: int = 0
@@ -185,6 +187,9 @@ def describe_environment(config: Config | None = None) -> str:
             "GPU: none. In Colab: Runtime > Change runtime type > T4 GPU, then run the notebook again. "
             "Everything still runs on the CPU in quick mode."
         )
+    from trimix.device import describe, resolve_device
+
+    lines.append(describe(resolve_device(config.device), config.precision, config.deterministic).capitalize())
     if config.quick:
         why = "TRIMIX_QUICK=1 is set" if quick_requested() else "no GPU was found"
         lines.append(

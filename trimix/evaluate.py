@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from trimix.augment import prepare
+from trimix.device import autocast, choose_precision
 
 if TYPE_CHECKING:
     from trimix.data import ImageData
@@ -74,8 +75,9 @@ def extract_features(model: nn.Module, data: ImageData, batch_size: int = 512,
     was_training = net.training
     net.eval()
     try:
-        feats = [net(_inputs(data.images[i:i + batch_size], device, image_size)).float()
-                 for i in tqdm(range(0, len(data.images), batch_size), disable=not progress, desc="features")]
+        with autocast(device, choose_precision(device)):  # as pretraining: half precision on a GPU
+            feats = [net(_inputs(data.images[i:i + batch_size], device, image_size)).float()
+                     for i in tqdm(range(0, len(data.images), batch_size), disable=not progress, desc="features")]
     finally:
         net.train(was_training)
     return torch.cat(feats).cpu(), data.labels.clone()  # one device -> host copy

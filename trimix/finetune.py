@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from trimix.augment import prepare
+from trimix.device import autocast, choose_precision, optimizer_step
 from trimix.evaluate import (
     _check_labels,
     _inputs,
@@ -72,7 +73,8 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int,
     """Top-1 % of ``model`` (eval mode) over images (N, 3, H, W); one host sync at the end."""
     correct = torch.zeros((), dtype=torch.long, device=device)
     for i in range(0, len(images), batch_size):
-        logits = model(_inputs(images[i:i + batch_size], device, image_size))
+        with autocast(device, choose_precision(device)):
+            logits = model(_inputs(images[i:i + batch_size], device, image_size))
         correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum()
     return 100.0 * correct.item() / max(1, len(images))
 
@@ -108,6 +110,8 @@ def finetune(backbone: nn.Module, train: ImageData, test: ImageData, fraction: f
     images = _resize(train.images[idx].to(device), image_size)  # the labelled subset lives on the device
     labels = train.labels[idx].to(device)
     opt = _optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    precision = choose_precision(device)  # as pretraining: bf16 or fp16 (with a scaler) on a GPU, fp32 on a CPU
+    scaler = torch.amp.GradScaler(device.type) if precision.needs_scaler else None
     gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator(device=device).manual_seed(seed)
     n, losses = len(idx), []
@@ -116,10 +120,9 @@ def finetune(backbone: nn.Module, train: ImageData, test: ImageData, fraction: f
         for i in range(0, n, batch_size):
             b = perm[i:i + batch_size]
             x = _crop_flip(images[b], aug_gen) if augment else images[b]
-            loss = F.cross_entropy(model(prepare(x)), labels[b])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            with autocast(device, precision):
+                loss = F.cross_entropy(model(prepare(x)), labels[b])
+            optimizer_step(loss, opt, scaler)
             total += loss.detach() * len(b)
         losses.append(total / n)
     model.eval()

@@ -4,19 +4,23 @@ One code path for CPU and GPU, for one process and for several (``torchrun``, se
 The whole training split sits on the device as uint8 and each batch is augmented there by
 ``augment.two_views`` (per-image random parameters), which on this project's 2-core machines also measured
 faster than a per-sample DataLoader (``python -m trimix bench train``). On a GPU the step runs under bf16
-autocast (fp16 with a gradient scaler on cards without bf16) in channels_last, with the fused Adam kernel;
+autocast on cards with bf16 tensor cores and fp16 with a gradient scaler on older ones such as Colab's T4
+(``trimix.device``), in channels_last, with the fused Adam kernel;
 ``config.compile`` compiles the network with ``torch.compile``.
 
 The step never waits for the GPU: losses are kept on the device and read back every ``log_every``
 steps, when they are written to the history, checked for NaN/inf and shown on the progress bar.
 
 Checkpoints (``trimix.checkpoint``) are written atomically every ``checkpoint_every`` epochs and at the
-end; a resumed run ends with the same weights as an uninterrupted one.
+end; a resumed run ends with the same weights as an uninterrupted one, bit for bit on the CPU and on a GPU
+with ``config.deterministic`` (``trimix.checkpoint`` says where else it holds only to float rounding).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from trimix.augment import two_views
 from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint: imported from here too)
     CHECKPOINT_NAME,
     CheckpointError,
+    ResumeWarning,
     check_resumable,
     get_random_states,
     load_checkpoint,
@@ -37,6 +42,7 @@ from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint
 )
 from trimix.config import Config
 from trimix.data import ImageData, load_dataset
+from trimix.device import choose_precision, configure_backends, optimizer_step, resolve_device
 from trimix.distributed import Processes
 from trimix.methods import SSLMethod, method_class
 from trimix.models import SSLNet
@@ -57,14 +63,6 @@ class PretrainResult:
     extra: dict = field(default_factory=dict)
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for but no CUDA GPU is available; use --device cpu")
-    return torch.device(name)
-
-
 def build_model(config: Config, image_size: int) -> SSLMethod:
     """The SSLNet of ``config`` wrapped in its method from the registry (seeded from ``config.seed``)."""
     torch.manual_seed(config.seed)
@@ -81,13 +79,6 @@ def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "
     return method, config, state
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the GPU supports it, fp16 (with a scaler) on older GPUs, full precision on the CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 def make_optimizer(method: nn.Module, config: Config, device: torch.device) -> torch.optim.Optimizer:
     """Adam with the paper's lr and weight decay; on CUDA the fused kernel (one launch for all weights)."""
     return torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay,
@@ -95,16 +86,21 @@ def make_optimizer(method: nn.Module, config: Config, device: torch.device) -> t
 
 
 def setup_training(config: Config, image_size: int, device: torch.device):
-    """Method, optimizer, autocast dtype and (fp16 only) gradient scaler, on ``device``."""
+    """Method, optimizer, autocast dtype (None = fp32) and gradient scaler (fp16 only), on ``device``.
+
+    The precision is ``choose_precision(device, config.precision)`` (``trimix.device``); cuDNN is set up
+    for speed, or for bit-identical runs with ``config.deterministic``.
+    """
+    configure_backends(device, config.deterministic)
+    precision = choose_precision(device, config.precision)
     method = build_model(config, image_size).to(device)
     if device.type == "cuda":
         method = method.to(memory_format=torch.channels_last)
     if config.compile:  # in place: the state_dict keeps its names, evaluation uses the plain backbone
         method.net.compile()
     opt = make_optimizer(method, config, device)
-    amp = autocast_dtype(device)
-    scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
-    return method, opt, amp, scaler
+    scaler = torch.amp.GradScaler(device.type) if precision.needs_scaler else None
+    return method, opt, precision.dtype, scaler
 
 
 def data_generators(seed: int, rank: int, device: torch.device) -> dict[str, torch.Generator]:
@@ -132,16 +128,9 @@ def train_step(
     ``progress`` (steps done before this one / steps of the whole run) goes to ``method.after_step``, the
     hook for state the optimiser does not update (BYOL's momentum target).
     """
-    with torch.autocast(x1.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+    with torch.autocast(x1.device.type, dtype=amp) if amp is not None else contextlib.nullcontext():
         total, parts = model(x1, x2)
-    opt.zero_grad(set_to_none=True)
-    if scaler is not None:  # fp16 only: scale the loss so small gradients do not underflow
-        scaler.scale(total).backward()
-        scaler.step(opt)
-        scaler.update()
-    else:
-        total.backward()
-        opt.step()
+    optimizer_step(total, opt, scaler)
     distributed.unwrap(model).after_step(progress)
     return total.detach(), {k: v.detach() for k, v in parts.items()}
 
@@ -218,8 +207,14 @@ def _resume(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Opti
     opt.load_state_dict(state["optimizer"])
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
-    randoms = state.get("random_per_process", [state["random"]])
-    set_random_states(randoms[procs.rank], method, gens, procs.device)
+    if not set_random_states(state["random_per_process"][procs.rank], method, gens, procs.device):
+        for offset, g in enumerate(gens.values()):  # a new stream, but not the one step 0 began with
+            g.manual_seed(config.seed + 1_000_003 * (state["step"] + 1) + offset)
+        warnings.warn(f"{path} was written on {state.get('device_type', 'another device type')} and resumes on "
+                      f"{procs.device.type}: the weights, optimiser, data order and lambda continue, but the "
+                      "augmentations draw from a new random stream (generator states do not carry across "
+                      "device types), so the run will not be bit-identical to an uninterrupted one",
+                      ResumeWarning, stacklevel=3)
     order = state.get("order")
     return state["history"], state["step"], None if order is None else order.to(procs.device)
 
@@ -234,8 +229,8 @@ def _save(path: Path, config: Config, method: SSLMethod, opt: torch.optim.Optimi
             "model": method.state_dict(), "optimizer": opt.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None,
             "history": history, "config": config.to_dict(), "step": step, "image_size": image_size,
-            "order": None if order is None else order.cpu(), "random": randoms[0],
-            "random_per_process": randoms, "world_size": procs.world_size,
+            "order": None if order is None else order.cpu(), "random_per_process": randoms,
+            "world_size": procs.world_size, "device_type": procs.device.type,
         })
     distributed.barrier(procs)
 

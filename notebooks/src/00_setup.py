@@ -43,13 +43,22 @@ from trimix.data import DATASETS, DatasetNotFoundError, load_dataset
 #
 # **Turning on a GPU in Colab:** *Runtime > Change runtime type > Hardware accelerator: T4 GPU > Save*,
 # then *Runtime > Run all*. The set-up cell of every notebook installs the kit when it is missing.
+#
+# **Precision.** On a GPU the kit trains in half precision, picked by what the card does natively
+# (`trimix.device.choose_precision`): bf16 on compute capability 8.0 or more (A100, H100, RTX 30xx), fp16
+# with a *gradient scaler* below that (Colab's T4 is 7.5, a V100 7.0), fp32 on the CPU. fp16 has a narrow
+# range, so the scaler multiplies the loss before the backward pass (and skips the rare step whose
+# gradients overflow). Beware `torch.cuda.is_bf16_supported()`: it answers True on a T4 too, because bf16
+# can be *emulated* there, slowly. `Config.precision` (`--precision`) overrides the choice.
 
 # %%
-if torch.cuda.is_available():
-    props = torch.cuda.get_device_properties(0)
-    print(f"GPU: {props.name}, {props.total_memory / 2**30:.0f} GiB; bf16 supported: {torch.cuda.is_bf16_supported()}")
+device = trimix.device.resolve_device()
+if device.type == "cuda":
+    props = torch.cuda.get_device_properties(device)
+    print(f"GPU: {props.name}, {props.total_memory / 2**30:.0f} GiB, compute capability {props.major}.{props.minor}")
 else:
     print("No GPU: the notebooks run in quick mode on the CPU.")
+print("precision:", trimix.device.choose_precision(device).describe())
 print("CPU threads torch uses:", torch.get_num_threads())
 
 # %% [markdown]

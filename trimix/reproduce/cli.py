@@ -91,7 +91,7 @@ def reproduce(experiment: str, scale: str = "quick", *, seeds=("1",), datasets: 
     from trimix.reproduce.report import write_outputs
     from trimix.reproduce.runner import execute
     from trimix.reproduce.scales import DataCache, dataset_label, get_scale
-    from trimix.train import resolve_device
+    from trimix.device import resolve_device
 
     names = list(EXPERIMENTS) if experiment == "all" else [experiment]
     seeds = [str(s) for s in seeds]

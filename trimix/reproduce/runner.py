@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from trimix.reproduce.plan import Column, Run
 from trimix.reproduce.scales import DataCache
 from trimix.runs import total_steps
-from trimix.train import CHECKPOINT_NAME, load_checkpoint, pretrain, resolve_device
+from trimix.device import resolve_device
+from trimix.train import CHECKPOINT_NAME, load_checkpoint, pretrain
 
 SCORES_NAME = "scores.json"
 
