@@ -78,12 +78,18 @@ def test_report_gives_mfu_from_flops_step_time_and_peak():
 
 def test_gpu_check_script_runs_on_the_cpu_with_gpu_parts_skipped(tmp_path):
     env = {**os.environ, "OUT": str(tmp_path), "GPU_CHECK_TINY": "1", "OMP_NUM_THREADS": "1",
+           "GPU_CHECK_RUNS": str(tmp_path / "runs"),
            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     run = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh")], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=600)
     log = (tmp_path / "gpu_check.log").read_text()
     assert run.returncode == 0, run.stdout + run.stderr + log
-    for section in ("environment", "CUDA-only tests", "training benchmark", "kNN", "pretraining", "summary"):
+    for section in ("environment", "CUDA-only tests", "training forced to fp16", "training benchmark", "kNN", "pretraining",
+                    "--deterministic", "summary"):
         assert f"=== {section}" in log, section
     assert "SKIPPED (no CUDA)" in log and "FAILED" not in log
-    assert (tmp_path / "bench_eager.json").exists()
+    assert "tensors bit-identical after 20 steps" in log and "fp16: " in log
+    # only small files come back from a lent GPU (at most 8): the checkpoints stay under GPU_CHECK_RUNS
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        "bench_eager.json", "cifar10-trimix.json", "deterministic-a.json", "deterministic-b.json", "fp16.json",
+        "gpu_check.log"]

@@ -41,7 +41,8 @@ from trimix.augment import TwoViewDataset
 from trimix.config import Config, paper_config, quick_config
 from trimix.data import ImageData, load_dataset
 from trimix.methods import METHODS
-from trimix.train import build_model, make_views, resolve_device, setup_training, train_step
+from trimix.device import resolve_device
+from trimix.train import build_model, make_views, setup_training, train_step
 
 CIFAR10_TRAIN_IMAGES = 50_000
 PAPER_EPOCHS = 200
@@ -52,6 +53,43 @@ PEAK_TFLOPS: list[tuple[str, float]] = [
     ("A100", 312.0), ("L40S", 362.0), ("L40", 181.0), ("L4", 121.0), ("RTX A6000", 155.0),
     ("RTX 4090", 165.0), ("A10", 125.0), ("V100", 125.0), ("T4", 65.0),
 ]
+
+
+# The projection of 200 epochs at the paper's size onto the cards people train on (dense fp16/bf16 peaks, as
+# PEAK_TFLOPS). ASSUMED_MFU is an assumption, not a measurement: a V100 trains ResNet-50 with AMP at about
+# 1,150 images/s (batch 128, channels_last; a public measurement), about 23 % of its peak; a 32-pixel ResNet-18
+# has smaller convolutions, and augmentation, BatchNorm and Adam (not counted) add time, so we assume less.
+# On the fastest cards a batch of 256 small images is bound by kernel launches as well, so their figures are
+# the least certain (a lower bound on the time). bench/gpu_check.sh prints the MFU measured on a lent GPU.
+PROJECTED_CARDS: list[tuple[str, float]] = [("T4 fp16", 65.0), ("A100 bf16", 312.0), ("H100 bf16", 989.0)]
+ASSUMED_MFU = 0.15
+
+
+def paper_step_flops(method: str) -> int:
+    """FLOPs of one training step of ``method`` at the paper's size (ResNet-18, batch 256, 32 px, projector
+    3 x 1024), counted on the meta device: shapes only, so it takes seconds on any machine."""
+    config = paper_config(method=method)
+    with torch.device("meta"):
+        net = build_model(config, 32)
+        x = torch.empty(config.batch_size, 3, 32, 32)
+    with FlopCounterMode(display=False) as counter:
+        total, _ = net(x, x)
+        total.backward()
+    return counter.get_total_flops()
+
+
+def projection(methods: list[str]) -> str:
+    """200 epochs of CIFAR-10 at the paper's size on each of PROJECTED_CARDS, at ASSUMED_MFU, as text."""
+    steps = PAPER_EPOCHS * (CIFAR10_TRAIN_IMAGES // paper_config().batch_size)
+    head = f"{'method':<13} {'TFLOP/step':>10} " + " ".join(f"{card:>10}" for card, _ in PROJECTED_CARDS)
+    lines = [f"projected 200 epochs of CIFAR-10 at the paper's size ({steps:,} steps), from each step's FLOPs at "
+             f"{ASSUMED_MFU:.0%} of the card's dense fp16/bf16 peak (an assumption: see ASSUMED_MFU)",
+             head, "-" * len(head)]
+    for name in methods:
+        flops = paper_step_flops(name)
+        hours = [steps * flops / (tflops * 1e12 * ASSUMED_MFU) / 3600 for _, tflops in PROJECTED_CARDS]
+        lines.append(f"{name:<13} {flops / 1e12:>10.2f} " + " ".join(f"{h:>9.1f}h" for h in hours))
+    return "\n".join(lines)
 
 
 def peak_flops(device: torch.device) -> tuple[float, str]:
@@ -234,6 +272,7 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
     result = measure(config, data, args.methods, args.steps, args.warmup, args.rounds, args.workers,
                      plain=not args.no_plain)
     print(report(result))
+    print("\n" + projection(args.methods))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
