@@ -53,6 +53,8 @@ def _config_from_args(args: argparse.Namespace) -> Config:
     for flag in ("download", "compile", "gather"):
         if getattr(args, flag):
             given[flag] = True
+    # --sync-bn follows --gather unless given: with both, N processes compute what one does at batch B
+    given["sync_bn"] = args.gather if args.sync_bn is None else args.sync_bn
     return default_config(quick=quick, **given)
 
 
@@ -69,6 +71,8 @@ def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="compile the network with torch.compile (see bench train)")
     p.add_argument("--gather", action="store_true",
                    help="under torchrun: the loss sees the global batch, not each process's shard (trimix.distributed)")
+    p.add_argument("--sync-bn", action=argparse.BooleanOptionalAction, default=None,
+                   help="under torchrun: BatchNorm uses the global batch's statistics [default: on with --gather]")
 
 
 def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
@@ -109,9 +113,12 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from trimix.train import build_model, pretrain, resolve_device
 
     config = _config_from_args(args)
-    train = load_dataset(config.dataset, "train", root=config.root, download=config.download)  # decoded once
-    config = _fit_epochs_to_max_steps(config, len(train), epochs_given=args.epochs is not None)
+    procs = distributed.setup(resolve_device(config.device))  # under torchrun: join before loading the data
     try:
+        with distributed.main_first(procs):  # rank 0 downloads; the others then read what it wrote
+            train = load_dataset(config.dataset, "train", root=config.root,
+                                 download=config.download and procs.is_main)  # decoded once
+        config = _fit_epochs_to_max_steps(config, len(train), epochs_given=args.epochs is not None)
         result = pretrain(config, data=train, resume=not args.no_resume, progress=not args.no_progress)
     finally:
         distributed.shutdown()  # under torchrun; rank 0 goes on alone from here

@@ -20,7 +20,7 @@ RESUME_MUST_MATCH = (
     "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
     "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
     "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
-    "vicreg_cov_coeff", "gather",
+    "vicreg_cov_coeff", "gather", "sync_bn",
 )
 
 

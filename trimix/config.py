@@ -61,6 +61,7 @@ class Config:
     # speed and scale (trimix.train, trimix.distributed)
     compile: bool = False  # torch.compile the network; off until measured to help (python -m trimix bench train)
     gather: bool = False  # several processes: the loss sees the global batch, not each process's shard
+    sync_bn: bool = False  # several processes: BatchNorm sees the global batch too (the CLI's --gather turns it on)
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu

@@ -255,7 +255,8 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
         raise ValueError(f"batch_size {config.batch_size} gives {local_batch} images per process; need at least 2"
                          f"{' and an even number with --gather' if config.gather else ''}")
     if data is None:
-        data = load_dataset(config.dataset, "train", root=config.root, download=config.download)
+        with distributed.main_first(procs):  # rank 0 downloads; the others then read what it wrote
+            data = load_dataset(config.dataset, "train", root=config.root, download=config.download and procs.is_main)
     steps_per_epoch = len(data) // config.batch_size  # drop the last partial batch: the losses want a full B
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size {config.batch_size} is larger than the dataset ({len(data)} images); use a smaller --batch-size")
@@ -271,7 +272,7 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     path = Path(config.out_dir) / CHECKPOINT_NAME
     if resume and path.exists():
         history, step, order = _resume(path, config, method, opt, scaler, gens, procs)
-    model = distributed.wrap(method, procs, config.gather)
+    model = distributed.wrap(method, procs, config.gather, config.sync_bn)
     log = LossLog(history, config.batch_size, steps_per_epoch, procs)
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and procs.is_main),
                desc=f"{config.method} on {data.name}")
