@@ -262,6 +262,77 @@ def test_pair_order_puts_each_process_pair_where_flip_pairs_it():
         distributed.pair_order(torch.arange(6).view(2, 3))
 
 
+FAKE = "fakeset"  # a dataset registered in each spawned process, "downloaded" by a counting fake
+
+
+def _fake_torchvision_loader(key: str, split: str, root, download: bool):
+    """Stands in for torchvision's download: writes the data file once when it is missing and ``download``
+    is set, and logs each download and each load (with the rank) to ``root/../log.txt``."""
+    from pathlib import Path
+
+    from trimix.data import DatasetNotFoundError, ImageData
+
+    rank, folder = os.environ["RANK"], Path(root) / key
+    log = Path(root).parent / "log.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if not (folder / "data.bin").exists():
+        if not download:
+            with log.open("a") as f:
+                f.write(f"missing {rank}\n")
+            raise DatasetNotFoundError(f"rank {rank}: {folder} not there yet")
+        with log.open("a") as f:
+            f.write(f"download {rank}\n")
+        folder.mkdir(parents=True)
+        (folder / "data.bin").write_bytes(b"fake")
+    with log.open("a") as f:
+        f.write(f"load {rank}\n")
+    images = torch.randint(0, 256, (32, 3, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    return ImageData(images, torch.arange(32) % 2, ["a", "b"], key)
+
+
+def _data_worker(rank: int, port: int, folder: str) -> None:
+    from datetime import timedelta
+
+    from trimix import checkpoint, data
+    from trimix import train as train_module
+    from trimix.__main__ import main
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(WORLD))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", timeout=timedelta(seconds=120))  # a deadlock fails the test, not hangs it
+    data.DATASETS[FAKE] = data.DatasetInfo(FAKE, 8, 2, "natural")
+    data._load_torchvision = _fake_torchvision_loader
+    # rank 0's clock runs 10 minutes per reading, rank 1's stands still: a checkpoint is due on rank 0 only
+    # at every log flush, and both must write it (``_save`` is a collective), or the run deadlocks
+    ticks = iter(range(0, 10**6, 600))
+    checkpoint.now = (lambda: next(ticks)) if rank == 0 else (lambda: 0.0)
+    saves, real_save = [], train_module._save
+    train_module._save = lambda *a, **k: (saves.append(a[-3]), real_save(*a, **k))  # a[-3]: the step
+    tiny = dict(width=2, proj_hidden=16, proj_dim=16, batch_size=8, log_every=1, checkpoint_every=100, seed=1,
+                device="cpu")
+    config = quick_config(dataset=FAKE, root=f"{folder}/a/data", download=True, max_steps=3, out_dir=f"{folder}/a/run",
+                          **tiny)
+    train_module.pretrain(config, progress=False)  # loads the data itself
+    with open(f"{folder}/saves-{rank}.json", "w") as f:
+        json.dump(saves, f)
+    main(["pretrain", "--quick", "--dataset", FAKE, "--root", f"{folder}/b/data", "--download", "--max-steps", "2",
+          "--width", "2", "--proj-hidden", "16", "--proj-dim", "16", "--batch-size", "8", "--device", "cpu",
+          "--out-dir", f"{folder}/b/run", "--no-eval", "--no-progress"])  # cmd_pretrain loads it first
+
+
+def test_rank_0_downloads_while_the_others_wait_and_every_rank_saves_when_one_is_due(tmp_path):
+    """pretrain and the CLI's cmd_pretrain under two gloo processes: rank 0 downloads once, the other rank
+    reads the data only after that (it asks for no download, so reading too early would fail); a checkpoint
+    that only rank 0's clock finds due is written by both together."""
+    mp.spawn(_data_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    for run in ("a", "b"):
+        assert (tmp_path / run / "log.txt").read_text().split("\n") == ["download 0", "load 0", "load 1", ""]
+        assert load_checkpoint(tmp_path / run / "run")["step"] == (3 if run == "a" else 2)
+    for rank in range(WORLD):  # due at every flush (log_every=1) on rank 0: steps 1, 2, and 3 (the end)
+        assert json.loads((tmp_path / f"saves-{rank}.json").read_text()) == [1, 2, 3]
+
+
 TINY = ["--quick", "--width", "4", "--proj-dim", "32", "--proj-hidden", "32", "--no-progress", "--device", "cpu",
         "--log-every", "2"]  # logs at steps 2, 4, 6: a run stopped at 4 and resumed logs as a straight one
 

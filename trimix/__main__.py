@@ -43,6 +43,7 @@ PRETRAIN_OPTIONS = {
     "device": "auto, cpu, cuda or cuda:N",
     "log_every": "record the loss parts every N steps",
     "checkpoint_every": "write a checkpoint every N epochs",
+    "checkpoint_minutes": "also write one every M minutes, so a lost session loses little (0: off)",
     "out_dir": "where the checkpoint and results.json go",
 }
 

@@ -3,15 +3,19 @@
 A checkpoint (``<out_dir>/checkpoint.pt``) holds the method (network, and BYOL's target), the optimizer,
 the gradient scaler (fp16 only), the history, the configuration, the step, the epoch's data order and the
 random states of every process, so a resumed run ends with the same weights as an uninterrupted one.
+``pretrain`` writes one every ``checkpoint_every`` epochs, every ``checkpoint_minutes`` minutes
+(``CheckpointTimer``: a Colab session can end at any time) and at the end.
 """
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from trimix import distributed
 from trimix.config import Config
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -91,3 +95,31 @@ def set_random_states(states: dict, method: nn.Module, generators: dict[str, tor
         torch.cuda.set_rng_state(cuda.cpu(), device)
     if "lambda" in states and getattr(method, "generator", None) is not None:
         method.generator.set_state(states["lambda"].cpu())
+
+
+def now() -> float:
+    """The clock of ``CheckpointTimer`` (seconds; tests replace it)."""
+    return time.monotonic()
+
+
+class CheckpointTimer:
+    """Says when ``minutes`` have passed since the last checkpoint (``minutes <= 0``: never).
+
+    ``pretrain`` asks only at its log flush, the step's one host sync, so asking adds none. With several
+    processes each clock differs a little, and writing a checkpoint is a collective (``_save`` gathers
+    every process's random states), so the processes agree: one is due, all are (``any_process``).
+    """
+
+    def __init__(self, minutes: float, procs: distributed.Processes):
+        self.seconds, self.procs = 60.0 * minutes, procs
+        self.restart()
+
+    def restart(self) -> None:
+        """A checkpoint was just written: count from now."""
+        self.last = now()
+
+    def due(self) -> bool:
+        """Has the time come? Call it on every process at the same step."""
+        if self.seconds <= 0:
+            return False
+        return distributed.any_process(now() - self.last >= self.seconds, self.procs)

@@ -68,6 +68,7 @@ class Config:
     num_workers: int = 2
     log_every: int = 10
     checkpoint_every: int = 10  # epochs
+    checkpoint_minutes: float = 5.0  # also write one when this many minutes passed since the last (0: off)
     out_dir: str = "runs/default"
     quick: bool = False
 

@@ -10,8 +10,9 @@ autocast (fp16 with a gradient scaler on cards without bf16) in channels_last, w
 The step never waits for the GPU: losses are kept on the device and read back every ``log_every``
 steps, when they are written to the history, checked for NaN/inf and shown on the progress bar.
 
-Checkpoints (``trimix.checkpoint``) are written atomically every ``checkpoint_every`` epochs and at the
-end; a resumed run ends with the same weights as an uninterrupted one.
+Checkpoints (``trimix.checkpoint``) are written atomically every ``checkpoint_every`` epochs, every
+``checkpoint_minutes`` minutes (decided at a log flush) and at the end; a resumed run, even from the middle
+of an epoch, ends with the same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from trimix.augment import two_views
 from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint: imported from here too)
     CHECKPOINT_NAME,
     CheckpointError,
+    CheckpointTimer,
     check_resumable,
     get_random_states,
     load_checkpoint,
@@ -277,6 +279,7 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and procs.is_main),
                desc=f"{config.method} on {data.name}")
     started = time.perf_counter()
+    timer = CheckpointTimer(config.checkpoint_minutes, procs)
     method.train()
     try:
         while step < total_steps:
@@ -291,12 +294,16 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
             end_of_epoch = step % steps_per_epoch == 0
             if end_of_epoch:
                 order = None
+            time_due = False
             if step % config.log_every == 0 or end_of_epoch or step == total_steps:
                 record = log.flush(step, opt.param_groups[0]["lr"])
                 bar.set_postfix(loss=f"{record['total']:.4g}", lr=f"{record['lr']:.1e}",
                                 img_s=f"{record['images_per_s']:.0f}")
-            if (end_of_epoch and (step // steps_per_epoch) % config.checkpoint_every == 0) or step == total_steps:
+                time_due = timer.due()  # here, where the loop syncs anyway; the same answer on every process
+            if (time_due or step == total_steps
+                    or (end_of_epoch and (step // steps_per_epoch) % config.checkpoint_every == 0)):
                 _save(path, config, method, opt, scaler, gens, procs, history, step, data.image_size, order)
+                timer.restart()
     finally:
         bar.close()
     return PretrainResult(method, history, path, config, steps=step, seconds=time.perf_counter() - started)
