@@ -108,6 +108,30 @@ def _fit_epochs_to_max_steps(config: Config, num_images: int, epochs_given: bool
     return config.replace(epochs=epochs)
 
 
+def _confirm_long_run(config: Config, train, args: argparse.Namespace) -> None:
+    """Time a few steps; when the run left is longer than an hour, say so and ask (y/N) on a terminal, or
+    stop (``RunNotStarted``) without one, unless ``--yes``. The caller skips it in quick mode and under
+    torchrun, where every process would time steps on the shared GPUs, only rank 0 could ask, and the
+    machine was chosen on purpose."""
+    from trimix import runs
+
+    estimate = runs.project_run(config, train, done_steps=0 if args.no_resume else runs.steps_done(config))
+    print(f"projected: {runs.describe_estimate(estimate)} ({estimate['device']})")
+    if estimate["remaining_seconds"] <= runs.LONG_RUN_SECONDS or args.yes:
+        return
+    message = runs.long_run_message(config, estimate)
+    if sys.stdin is not None and sys.stdin.isatty():
+        print(message)
+        if input("Start it anyway? [y/N] ").strip().lower() in ("y", "yes"):
+            return
+        raise RunNotStarted("not started")
+    raise RunNotStarted(f"{message}\nNot started: add --yes to start it anyway.")
+
+
+class RunNotStarted(Exception):
+    """The run would be long and was not confirmed; the message says why and what else to do."""
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from trimix import distributed
     from trimix.evaluate import RawPixels, score_encoder
@@ -120,6 +144,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             train = load_dataset(config.dataset, "train", root=config.root,
                                  download=config.download and procs.is_main)  # decoded once
         config = _fit_epochs_to_max_steps(config, len(train), epochs_given=args.epochs is not None)
+        if not config.quick and not distributed.launched_by_torchrun():
+            _confirm_long_run(config, train, args)
         result = pretrain(config, data=train, resume=not args.no_resume, progress=not args.no_progress)
     finally:
         distributed.shutdown()  # under torchrun; rank 0 goes on alone from here
@@ -196,6 +222,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="pretrain an encoder, then score it with kNN beside a random encoder")
     _add_pretrain_options(p)
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out-dir")
+    p.add_argument("--yes", action="store_true",
+                   help="start a run projected to take over an hour without asking (not quick mode: steps are timed first)")
     p.add_argument("--no-eval", action="store_true", help="skip the kNN evaluation after pretraining")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--knn-k", type=int, default=200, help="neighbours for the kNN evaluation")
@@ -242,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, DatasetNotFoundError, DatasetCorruptError, CheckpointError, NonFiniteLossError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RunNotStarted as e:
+        print(e, file=sys.stderr)
         return 2
 
 
