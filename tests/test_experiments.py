@@ -46,7 +46,7 @@ def test_load_or_pretrain_resumes_an_unfinished_run_and_refuses_another_config(t
 
 def test_pretrain_run_config_separates_quick_and_paper_runs():
     quick = ex.pretrain_run_config(quick_config())
-    paper = ex.pretrain_run_config(Config())
+    paper = ex.pretrain_run_config(Config(), "full")  # chosen: no looking for a run, no timing (test_long_runs.py)
     assert quick.max_steps == ex.QUICK_PRETRAIN_STEPS and paper.max_steps is None
     assert quick.out_dir != paper.out_dir
 

@@ -42,6 +42,7 @@ def test_every_notebook_opens_with_its_colab_badge_and_the_same_set_up_cell():
     set_up = {name: nb.cells[1].source for name, nb in notebooks.items()}
     assert len(set(set_up.values())) == 1, "the set-up cells differ"
     assert "%pip install" in set_up["00_setup"] and "trimix.auto_config()" in set_up["00_setup"]
+    assert "trimix.use_drive(USE_DRIVE)" in set_up["00_setup"]  # in Colab: runs and data on Drive (test_colab.py)
     for name, nb in notebooks.items():
         assert f"/blob/main/notebooks/{name}.ipynb)" in nb.cells[0].source, f"{name}: no Colab badge of its own"
 

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
+import trimix.checkpoint as checkpoint
 import trimix.train as train
+from trimix import distributed
 from trimix.augment import two_views
 from trimix.config import quick_config
 from trimix.data import make_shapes
@@ -110,6 +112,52 @@ def test_checkpoint_is_complete_and_rebuilds_the_model(tmp_path, tiny_data):
     method.eval(), result.method.eval()
     torch.testing.assert_close(method.net(x)[1], result.method.net(x)[1])
     assert config.width == 4
+
+
+class PowerCut(Exception):
+    """Stands in for a lost Colab session in the middle of a run."""
+
+
+def test_a_run_cut_off_after_a_timed_checkpoint_mid_epoch_resumes_to_the_same_weights(tmp_path, tiny_data, monkeypatch):
+    """checkpoint_minutes: a checkpoint at the first log flush that finds the time passed, mid-epoch too; the
+    run cut off after it and resumed ends with exactly the weights and losses of an uninterrupted run."""
+    config = dict(checkpoint_every=100, checkpoint_minutes=5)  # no epoch checkpoint before the end
+    straight = pretrain(tiny_config(tmp_path / "a", **config), data=tiny_data, progress=False)
+    clock = iter(range(0, 10**6, 4 * 60))  # each reading 4 minutes later: due at every second log flush
+    monkeypatch.setattr(checkpoint, "now", lambda: next(clock))
+    calls, real = {"n": 0}, train.two_views
+
+    def cut_at_step_11(x, generator=None):
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise PowerCut
+        return real(x, generator=generator)
+
+    monkeypatch.setattr(train, "two_views", cut_at_step_11)
+    with pytest.raises(PowerCut):
+        pretrain(tiny_config(tmp_path / "b", **config), data=tiny_data, progress=False)
+    state = load_checkpoint(tmp_path / "b")  # flushes at steps 2, 4, ... (log_every 2); due at 4 and 8
+    assert state["step"] == 8 and state["order"] is not None  # step 2 of the second epoch of 6 steps
+    monkeypatch.undo()
+    resumed = pretrain(tiny_config(tmp_path / "b", **config), data=tiny_data, progress=False)
+    assert straight.steps == resumed.steps == 12
+    a, b = weights(straight), weights(resumed)
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resuming from a timed checkpoint"
+    assert straight.history["total"] == resumed.history["total"]
+
+
+def test_checkpoint_timer_is_due_after_its_minutes_and_never_at_zero(monkeypatch):
+    procs = distributed.Processes(0, 1, torch.device("cpu"))
+    clock = {"t": 100.0}
+    monkeypatch.setattr(checkpoint, "now", lambda: clock["t"])
+    timer, off = checkpoint.CheckpointTimer(2, procs), checkpoint.CheckpointTimer(0, procs)
+    clock["t"] += 119
+    assert not timer.due()
+    clock["t"] += 1
+    assert timer.due() and not off.due()
+    timer.restart()
+    assert not timer.due()
 
 
 def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path, tiny_data, monkeypatch):

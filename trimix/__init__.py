@@ -36,6 +36,7 @@ from trimix.mixing import (
     similarity_matrix,
 )
 from trimix.models import SSLNet, projector, resnet18_backbone
+from trimix.notebook import use_drive
 from trimix.standardize import batch_standardize, feature_standardize
 from trimix.train import model_from_checkpoint, pretrain
 

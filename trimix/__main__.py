@@ -45,6 +45,7 @@ PRETRAIN_OPTIONS = {
     "device": "auto, cpu, cuda or cuda:N",
     "log_every": "record the loss parts every N steps",
     "checkpoint_every": "write a checkpoint every N epochs",
+    "checkpoint_minutes": "also write one every M minutes, so a lost session loses little (0: off)",
     "out_dir": "where the checkpoint and results.json go",
 }
 
@@ -55,6 +56,8 @@ def _config_from_args(args: argparse.Namespace) -> Config:
     for flag in ("download", "compile", "gather", "deterministic"):
         if getattr(args, flag):
             given[flag] = True
+    # --sync-bn follows --gather unless given: with both, N processes compute what one does at batch B
+    given["sync_bn"] = args.gather if args.sync_bn is None else args.sync_bn
     return default_config(quick=quick, **given)
 
 
@@ -73,6 +76,8 @@ def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
                    help="bit-identical GPU runs and resumes: deterministic kernels, no cuDNN autotuning (slower)")
     p.add_argument("--gather", action="store_true",
                    help="under torchrun: the loss sees the global batch, not each process's shard (trimix.distributed)")
+    p.add_argument("--sync-bn", action=argparse.BooleanOptionalAction, default=None,
+                   help="under torchrun: BatchNorm uses the global batch's statistics [default: on with --gather]")
 
 
 def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
@@ -107,6 +112,30 @@ def _fit_epochs_to_max_steps(config: Config, num_images: int, epochs_given: bool
     return config.replace(epochs=epochs)
 
 
+def _confirm_long_run(config: Config, train, args: argparse.Namespace) -> None:
+    """Time a few steps; when the run left is longer than an hour, say so and ask (y/N) on a terminal, or
+    stop (``RunNotStarted``) without one, unless ``--yes``. The caller skips it in quick mode and under
+    torchrun, where every process would time steps on the shared GPUs, only rank 0 could ask, and the
+    machine was chosen on purpose."""
+    from trimix import runs
+
+    estimate = runs.project_run(config, train, done_steps=0 if args.no_resume else runs.steps_done(config))
+    print(f"projected: {runs.describe_estimate(estimate)} ({estimate['device']})")
+    if estimate["remaining_seconds"] <= runs.LONG_RUN_SECONDS or args.yes:
+        return
+    message = runs.long_run_message(config, estimate)
+    if sys.stdin is not None and sys.stdin.isatty():
+        print(message)
+        if input("Start it anyway? [y/N] ").strip().lower() in ("y", "yes"):
+            return
+        raise RunNotStarted("not started")
+    raise RunNotStarted(f"{message}\nNot started: add --yes to start it anyway.")
+
+
+class RunNotStarted(Exception):
+    """The run would be long and was not confirmed; the message says why and what else to do."""
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from trimix import distributed
     from trimix.evaluate import RawPixels, score_encoder
@@ -115,12 +144,17 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from trimix.train import build_model, pretrain
 
     config = _config_from_args(args)
-    train = load_dataset(config.dataset, "train", root=config.root, download=config.download)  # decoded once
-    config = _fit_epochs_to_max_steps(config, len(train), epochs_given=args.epochs is not None)
-    if distributed.is_main_process():
-        device = distributed.process_device(resolve_device(config.device))
-        print(f"{config.method} on {config.dataset}: {describe_device(device, config.precision, config.deterministic)}")
+    procs = distributed.setup(resolve_device(config.device))  # under torchrun: join before loading the data
     try:
+        with distributed.main_first(procs):  # rank 0 downloads; the others then read what it wrote
+            train = load_dataset(config.dataset, "train", root=config.root,
+                                 download=config.download and procs.is_main)  # decoded once
+        config = _fit_epochs_to_max_steps(config, len(train), epochs_given=args.epochs is not None)
+        if procs.is_main:
+            print(f"{config.method} on {config.dataset}: "
+                  f"{describe_device(procs.device, config.precision, config.deterministic)}")
+        if not config.quick and not distributed.launched_by_torchrun():
+            _confirm_long_run(config, train, args)
         result = pretrain(config, data=train, resume=not args.no_resume, progress=not args.no_progress)
     finally:
         distributed.shutdown()  # under torchrun; rank 0 goes on alone from here
@@ -198,9 +232,10 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="pretrain an encoder, then score it with kNN beside a random encoder")
     _add_pretrain_options(p)
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out-dir")
+    p.add_argument("--yes", action="store_true",
+                   help="start a run projected to take over an hour without asking (not quick mode: steps are timed first)")
     p.add_argument("--no-eval", action="store_true", help="skip the kNN evaluation after pretraining")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--yes", action="store_true", help="start a long run without asking")
     p.add_argument("--knn-k", type=int, default=200, help="neighbours for the kNN evaluation")
     p.add_argument("--knn-t", type=float, default=0.1, help="temperature of the weighted kNN vote")
     p.set_defaults(func=cmd_pretrain)
@@ -245,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, DatasetNotFoundError, DatasetCorruptError, CheckpointError, NonFiniteLossError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except RunNotStarted as e:
+        print(e, file=sys.stderr)
         return 2
 
 

@@ -2,7 +2,9 @@
 
 A checkpoint (``<out_dir>/checkpoint.pt``) holds the method (network, and BYOL's target), the optimizer,
 the gradient scaler (fp16 only), the history, the configuration, the step, the epoch's data order, the
-random states of every process and the device type it was written on.
+random states of every process and the device type it was written on. ``pretrain`` writes one every
+``checkpoint_every`` epochs, every ``checkpoint_minutes`` minutes (``CheckpointTimer``: a Colab session can
+end at any time) and at the end.
 
 Where a resumed run is bit-identical to an uninterrupted one: on the CPU, and on a GPU with
 ``Config.deterministic`` (``--deterministic``). A default GPU run autotunes cuDNN and uses kernels whose
@@ -14,11 +16,13 @@ augmentations continue from a new stream, with a one-line ``ResumeWarning``.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from trimix import distributed
 from trimix.config import Config
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -27,7 +31,7 @@ RESUME_MUST_MATCH = (
     "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
     "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
     "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
-    "vicreg_cov_coeff", "gather",
+    "vicreg_cov_coeff", "gather", "sync_bn",
 )
 
 
@@ -108,3 +112,31 @@ def set_random_states(states: dict, method: nn.Module, generators: dict[str, tor
     if "lambda" in states and getattr(method, "generator", None) is not None:
         method.generator.set_state(states["lambda"].cpu())  # a CPU generator on every device
     return portable
+
+
+def now() -> float:
+    """The clock of ``CheckpointTimer`` (seconds; tests replace it)."""
+    return time.monotonic()
+
+
+class CheckpointTimer:
+    """Says when ``minutes`` have passed since the last checkpoint (``minutes <= 0``: never).
+
+    ``pretrain`` asks only at its log flush, the step's one host sync, so asking adds none. With several
+    processes each clock differs a little, and writing a checkpoint is a collective (``_save`` gathers
+    every process's random states), so the processes agree: one is due, all are (``any_process``).
+    """
+
+    def __init__(self, minutes: float, procs: distributed.Processes):
+        self.seconds, self.procs = 60.0 * minutes, procs
+        self.restart()
+
+    def restart(self) -> None:
+        """A checkpoint was just written: count from now."""
+        self.last = now()
+
+    def due(self) -> bool:
+        """Has the time come? Call it on every process at the same step."""
+        if self.seconds <= 0:
+            return False
+        return distributed.any_process(now() - self.last >= self.seconds, self.procs)

@@ -63,12 +63,14 @@ class Config:
     precision: str = "auto"  # auto, bf16, fp16 or fp32; auto: bf16 on compute capability 8.0+, fp16 below, fp32 on CPU
     deterministic: bool = False  # bit-identical GPU runs (deterministic kernels, no cuDNN autotuning): slower
     gather: bool = False  # several processes: the loss sees the global batch, not each process's shard
+    sync_bn: bool = False  # several processes: BatchNorm sees the global batch too (the CLI's --gather turns it on)
     # bookkeeping
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when available, else cpu
     num_workers: int = 2
     log_every: int = 10
     checkpoint_every: int = 10  # epochs
+    checkpoint_minutes: float = 5.0  # also write one when this many minutes passed since the last (0: off)
     out_dir: str = "runs/default"
     quick: bool = False
 

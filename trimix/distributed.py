@@ -31,12 +31,18 @@ What one optimiser step is with N processes:
   before DDP averages (a plain all-gather, gradient to the local rows only, would be ``1/N`` too small).
   BYOL's loss is a mean of per-sample terms, so per shard it is already the global objective; it ignores
   ``gather``.
-* **BatchNorm** normalises with the statistics of each process's own shard in both modes (no
-  SyncBatchNorm: per shard it is exactly the paper's network at batch B/N; gathered, only the loss is
-  global). At the start of every step DDP copies rank 0's buffers (running statistics, BYOL's target's
-  BatchNorm) to every process, so each step starts from the same model everywhere; BYOL's target, moved
-  by the same average from identical weights, stays identical. tests/test_distributed.py checks both
-  objectives' gradients against one process.
+* **BatchNorm.** By default each process normalises with the statistics of its own shard (per shard that
+  is exactly the paper's network at batch B/N). ``sync_bn=True`` (``--sync-bn``, on by default with
+  ``--gather``) converts every BatchNorm to a synchronised one before DDP wraps the method
+  (``trimix.sync_batchnorm``: torch's ``nn.SyncBatchNorm`` on CUDA, the kit's own on the CPU, which
+  torch's refuses), so the batch statistics are the global batch's too: with ``--gather --sync-bn`` N
+  processes at B/N compute the gradients of one process at batch B (tests/test_distributed.py checks it
+  to float tolerance for TriMix and Barlow Twins; without sync-bn they differ). At the start of every
+  step DDP copies rank 0's buffers (running statistics, BYOL's target's BatchNorm) to every process, so
+  each step starts from the same model everywhere; BYOL's target, moved by the same average from
+  identical weights, stays identical.
+* **Downloads.** Rank 0 downloads and prepares the dataset while the others wait at a barrier
+  (``main_first``), then they read what it wrote: N processes never write the same files at once.
 * **Rank 0** alone shows the progress bar, writes checkpoints (holding every process's random states, so
   a resumed run continues each process's streams) and evaluates. Losses in the history are the mean over
   processes, read back every ``log_every`` steps with one all-reduce, so a NaN stops every process at once.
@@ -44,12 +50,16 @@ What one optimiser step is with N processes:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+
+from trimix import sync_batchnorm
 
 
 @dataclass(frozen=True)
@@ -117,17 +127,19 @@ def shard(order: Tensor, step_in_epoch: int, batch_size: int, procs: Processes) 
     return order[start:start + local]
 
 
-def wrap(method: nn.Module, procs: Processes, gather: bool = False) -> nn.Module:
+def wrap(method: nn.Module, procs: Processes, gather: bool = False, sync_bn: bool = False) -> nn.Module:
     """What the training step calls: ``method`` itself in one process, else DDP around the whole method.
 
     DDP wraps the method, not its network, so its forward (``method.loss``, with TriMix's three network
     passes and BYOL's target pass) is one DDP forward: gradients are all-reduced once per step, and every
     buffer (BatchNorm statistics, BYOL's target) is broadcast from rank 0. ``gather`` sets the method's
-    ``gather`` hook (see the module docstring).
+    ``gather`` hook; ``sync_bn`` converts its BatchNorm layers in place (see the module docstring).
     """
     if procs.world_size == 1:
         return method
     method.gather = gather_batch if gather else None
+    if sync_bn:
+        sync_batchnorm.convert(method, procs.device)
     device_ids = [procs.device.index] if procs.device.type == "cuda" else None
     return DistributedDataParallel(method, device_ids=device_ids)
 
@@ -201,3 +213,34 @@ def all_gather_objects(obj, procs: Processes) -> list:
 def barrier(procs: Processes) -> None:
     if procs.world_size > 1:
         dist.barrier()
+
+
+def any_process(flag: bool, procs: Processes) -> bool:
+    """True on every process when ``flag`` is True on any of them (one tiny all-reduce, only with N > 1).
+
+    For a decision every process must take together, such as writing a checkpoint (a collective).
+    """
+    if procs.world_size == 1:
+        return flag
+    t = torch.tensor([float(flag)], device=procs.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+@contextmanager
+def main_first(procs: Processes) -> Iterator[None]:
+    """Rank 0 runs the body first (download, unpack, sort files) while the others wait; then they run it.
+
+        with distributed.main_first(procs):
+            data = load_dataset(name, download=download and procs.is_main)
+
+    Rank 0 reaches the barrier even when its body fails, so the others go on to fail with their own
+    error (the data is missing) instead of waiting forever. In one process it only runs the body.
+    """
+    if not procs.is_main:
+        barrier(procs)
+    try:
+        yield
+    finally:
+        if procs.is_main:
+            barrier(procs)

@@ -11,9 +11,10 @@ autocast on cards with bf16 tensor cores and fp16 with a gradient scaler on olde
 The step never waits for the GPU: losses are kept on the device and read back every ``log_every``
 steps, when they are written to the history, checked for NaN/inf and shown on the progress bar.
 
-Checkpoints (``trimix.checkpoint``) are written atomically every ``checkpoint_every`` epochs and at the
-end; a resumed run ends with the same weights as an uninterrupted one, bit for bit on the CPU and on a GPU
-with ``config.deterministic`` (``trimix.checkpoint`` says where else it holds only to float rounding).
+Checkpoints (``trimix.checkpoint``) are written atomically every ``checkpoint_every`` epochs, every
+``checkpoint_minutes`` minutes (decided at a log flush) and at the end; a resumed run, even from the middle
+of an epoch, ends with the same weights as an uninterrupted one, bit for bit on the CPU and on a GPU with
+``config.deterministic`` (``trimix.checkpoint`` says where else it holds only to float rounding).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from trimix.augment import two_views
 from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint: imported from here too)
     CHECKPOINT_NAME,
     CheckpointError,
+    CheckpointTimer,
     ResumeWarning,
     check_resumable,
     get_random_states,
@@ -250,7 +252,8 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
         raise ValueError(f"batch_size {config.batch_size} gives {local_batch} images per process; need at least 2"
                          f"{' and an even number with --gather' if config.gather else ''}")
     if data is None:
-        data = load_dataset(config.dataset, "train", root=config.root, download=config.download)
+        with distributed.main_first(procs):  # rank 0 downloads; the others then read what it wrote
+            data = load_dataset(config.dataset, "train", root=config.root, download=config.download and procs.is_main)
     steps_per_epoch = len(data) // config.batch_size  # drop the last partial batch: the losses want a full B
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size {config.batch_size} is larger than the dataset ({len(data)} images); use a smaller --batch-size")
@@ -266,11 +269,12 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     path = Path(config.out_dir) / CHECKPOINT_NAME
     if resume and path.exists():
         history, step, order = _resume(path, config, method, opt, scaler, gens, procs)
-    model = distributed.wrap(method, procs, config.gather)
+    model = distributed.wrap(method, procs, config.gather, config.sync_bn)
     log = LossLog(history, config.batch_size, steps_per_epoch, procs)
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and procs.is_main),
                desc=f"{config.method} on {data.name}")
     started = time.perf_counter()
+    timer = CheckpointTimer(config.checkpoint_minutes, procs)
     method.train()
     try:
         while step < total_steps:
@@ -285,12 +289,16 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
             end_of_epoch = step % steps_per_epoch == 0
             if end_of_epoch:
                 order = None
+            time_due = False
             if step % config.log_every == 0 or end_of_epoch or step == total_steps:
                 record = log.flush(step, opt.param_groups[0]["lr"])
                 bar.set_postfix(loss=f"{record['total']:.4g}", lr=f"{record['lr']:.1e}",
                                 img_s=f"{record['images_per_s']:.0f}")
-            if (end_of_epoch and (step // steps_per_epoch) % config.checkpoint_every == 0) or step == total_steps:
+                time_due = timer.due()  # here, where the loop syncs anyway; the same answer on every process
+            if (time_due or step == total_steps
+                    or (end_of_epoch and (step // steps_per_epoch) % config.checkpoint_every == 0)):
                 _save(path, config, method, opt, scaler, gens, procs, history, step, data.image_size, order)
+                timer.restart()
     finally:
         bar.close()
     return PretrainResult(method, history, path, config, steps=step, seconds=time.perf_counter() - started)

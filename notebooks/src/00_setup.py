@@ -18,11 +18,13 @@
 # Exercises are marked **Exercise**: write the body of the function, run the cell, then run the `# CHECK` cell under it, which compares your function with the kit's own on random inputs and, if they differ, tells you what to fix.
 
 # %%
+USE_DRIVE = True  # Colab: keep runs and data on your Google Drive, so the next notebook finds them (False: not)
 try:
     import trimix
 except ImportError:  # Colab: install the kit (and its requirements) from its repository
     # %pip install -q "trimix @ git+https://github.com/trimix-kit/trimix"
     import trimix
+trimix.use_drive(USE_DRIVE)  # in Colab: mount Drive and work in a folder there; elsewhere nothing
 config = trimix.auto_config()
 print(trimix.describe_environment(config))
 
@@ -50,6 +52,14 @@ from trimix.data import DATASETS, DatasetNotFoundError, load_dataset
 # range, so the scaler multiplies the loss before the backward pass (and skips the rare step whose
 # gradients overflow). Beware `torch.cuda.is_bf16_supported()`: it answers True on a T4 too, because bf16
 # can be *emulated* there, slowly. `Config.precision` (`--precision`) overrides the choice.
+#
+# **Keeping your work in Colab.** Colab wipes a runtime when it is recycled, and each notebook opened
+# from its badge gets a runtime of its own. So in Colab the set-up cell mounts your Google Drive (Colab
+# asks for permission once per runtime) and works in the folder `trimix-kit` there: the datasets
+# (`data/`) and the pretraining runs (`runs/`) outlive the runtime, notebooks 06-08 find notebook 05's
+# run, and a run cut off by a disconnect resumes from its last checkpoint (written every few minutes).
+# Set `USE_DRIVE = False` in that cell to keep everything in the runtime instead. Outside Colab the cell
+# changes nothing: runs go to `runs/` beside the notebook.
 
 # %%
 device = trimix.device.resolve_device()

@@ -24,11 +24,13 @@
 # Exercises are marked **Exercise**: write the body of the function, run the cell, then run the `# CHECK` cell under it, which compares your function with the kit's own on random inputs and, if they differ, tells you what to fix.
 
 # %%
+USE_DRIVE = True  # Colab: keep runs and data on your Google Drive, so the next notebook finds them (False: not)
 try:
     import trimix
 except ImportError:  # Colab: install the kit (and its requirements) from its repository
     # %pip install -q "trimix @ git+https://github.com/trimix-kit/trimix"
     import trimix
+trimix.use_drive(USE_DRIVE)  # in Colab: mount Drive and work in a folder there; elsewhere nothing
 config = trimix.auto_config()
 print(trimix.describe_environment(config))
 

@@ -18,11 +18,13 @@
 # Exercises are marked **Exercise**: write the body of the function, run the cell, then run the `# CHECK` cell under it, which compares your function with the kit's own on random inputs and, if they differ, tells you what to fix.
 
 # %%
+USE_DRIVE = True  # Colab: keep runs and data on your Google Drive, so the next notebook finds them (False: not)
 try:
     import trimix
 except ImportError:  # Colab: install the kit (and its requirements) from its repository
     # %pip install -q "trimix @ git+https://github.com/trimix-kit/trimix"
     import trimix
+trimix.use_drive(USE_DRIVE)  # in Colab: mount Drive and work in a folder there; elsewhere nothing
 config = trimix.auto_config()
 print(trimix.describe_environment(config))
 
@@ -38,13 +40,20 @@ from trimix.train import pretrain
 # %% [markdown]
 # ## 1. The run
 #
-# `experiments.pretrain_run_config(config)` fixes this notebook's run, so that notebooks 06-08 find it
+# `experiments.pretrain_run_config(config, RUN)` fixes this notebook's run, so that notebooks 06-08 find it
 # again: the paper's configuration on a GPU (CIFAR-10, downloaded the first time), a run capped at
-# `max_steps` in quick mode. The checkpoint goes to `out_dir`, relative to this notebook's folder
-# (`runs/` is ignored by git).
+# `max_steps` in quick mode. The checkpoint goes to `out_dir`, relative to the working folder: this
+# notebook's folder (`runs/` is ignored by git), or in Colab the folder on your Google Drive that the
+# set-up cell chose, so the run outlives the runtime.
+#
+# On a GPU, when no run exists yet and the full run would take more than an hour, the cell stops and
+# says so in one sentence, with three choices and their projected times: `RUN = "quick"` (quick mode's
+# run), `"short"` (20 epochs of the paper's configuration) or `"full"` (its 200 epochs). Set `RUN` and
+# run the cell again. In quick mode it never asks.
 
 # %%
-run_config = experiments.pretrain_run_config(config)
+RUN = None  # asked for only when no run exists and the full one would take over an hour: "quick", "short", "full"
+run_config = experiments.pretrain_run_config(config, RUN)
 for field in ("method", "dataset", "width", "proj_dim", "batch_size", "epochs", "max_steps", "out_dir"):
     print(f"{field:<11} {getattr(run_config, field)}")
 train = load_dataset(run_config.dataset, "train", root=run_config.root, download=run_config.download)
@@ -63,9 +72,11 @@ print("projected:", experiments.describe_estimate(estimate))
 
 # %% [markdown]
 # On a GPU this is hours (the paper: 7-8 h on a V100). Colab may disconnect before the end, which is
-# why `pretrain` writes a **checkpoint** every `checkpoint_every` epochs (atomically: a crash mid-write
-# keeps the previous one). If the run stops, just **run the next cell again**: it continues from the
-# last checkpoint and ends with exactly the weights an uninterrupted run would have.
+# why `pretrain` writes a **checkpoint** every `checkpoint_every` epochs and every `checkpoint_minutes`
+# minutes (5 by default; atomically: a crash mid-write keeps the previous one). If the run stops, just
+# **run the notebook again** (in Colab, in a new runtime: the checkpoint is on your Drive): it continues
+# from the last checkpoint, even one written in the middle of an epoch, and on the CPU it ends with
+# exactly the weights an uninterrupted run would have.
 #
 # ## 3. Pretraining
 
@@ -165,15 +176,20 @@ print(f"rebuilt: {type(method).__name__}, trained {state['step']} steps on {save
 # ## 6. Several GPUs
 #
 # The same loop runs on several GPUs with `torchrun --nproc_per_node=N -m trimix pretrain ...`
-# (DistributedDataParallel; `trimix.distributed` explains every detail). Two things to know:
+# (DistributedDataParallel; `trimix.distributed` explains every detail). Three things to know:
 #
 # - `--batch-size` stays the **global** batch: each GPU takes `B/N` images of every step, so a run has
 #   the same steps and images per step on one GPU or on N.
 # - By default each GPU mixes and scores **its own shard**: the paper's objective at batch `B/N`, and
-#   DDP averages the N gradients. With `--gather` the embeddings of all GPUs are gathered (with an
-#   all-gather that passes gradients back) before the loss, so the cross-correlation and the B x B
-#   matrices see the whole batch: the same objective as one GPU at batch B. Either way the images are
-#   mixed within each GPU and BatchNorm uses each GPU's own statistics.
+#   DDP averages the N gradients; BatchNorm uses each GPU's own `B/N` images. With `--gather` the
+#   embeddings of all GPUs are gathered (with an all-gather that passes gradients back) before the loss,
+#   so the cross-correlation and the B x B matrices see the whole batch, and `--gather` turns on
+#   `--sync-bn` too: BatchNorm normalises with the statistics of the whole batch. Then N GPUs compute the
+#   gradients of one GPU at batch B: a test with two CPU processes finds them equal to float precision
+#   for TriMix and Barlow Twins (within 1e-4 of each gradient's size, as close as one process comes to
+#   the exact float64 gradient); without `--sync-bn` some gradients are off by more than ten times their
+#   own size. The images are still mixed within each GPU.
+# - Rank 0 downloads the data while the other processes wait, so they never write the same files at once.
 #
 # ## Summary
 #

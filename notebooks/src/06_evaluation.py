@@ -20,11 +20,13 @@
 # Exercises are marked **Exercise**: write the body of the function, run the cell, then run the `# CHECK` cell under it, which compares your function with the kit's own on random inputs and, if they differ, tells you what to fix.
 
 # %%
+USE_DRIVE = True  # Colab: keep runs and data on your Google Drive, so the next notebook finds them (False: not)
 try:
     import trimix
 except ImportError:  # Colab: install the kit (and its requirements) from its repository
     # %pip install -q "trimix @ git+https://github.com/trimix-kit/trimix"
     import trimix
+trimix.use_drive(USE_DRIVE)  # in Colab: mount Drive and work in a folder there; elsewhere nothing
 config = trimix.auto_config()
 print(trimix.describe_environment(config))
 
@@ -40,12 +42,18 @@ from trimix.train import build_model
 # %% [markdown]
 # ## 1. The trained encoder and a random one
 #
-# `load_or_pretrain` loads notebook 05's run when it finished, and trains it first otherwise.
+# `load_or_pretrain` loads notebook 05's run when it finished, resumes it when it was cut off, and
+# trains it first when there is none (in Colab the set-up cell keeps it on your Google Drive, so a fresh
+# runtime finds it). On a GPU with no run yet, when the full run would take over an hour, the cell says
+# so and offers three runs with their projected times: set `RUN` to `"quick"`, `"short"` or `"full"`
+# and run it again.
+#
 # `build_model` with the same configuration gives the same network at its initial weights (the seed
 # is part of the configuration): our random baseline.
 
 # %%
-run_config = experiments.pretrain_run_config(config)
+RUN = None  # asked for only when notebook 05's run is missing and the full one takes over an hour
+run_config = experiments.pretrain_run_config(config, RUN)
 train = load_dataset(run_config.dataset, "train", root=run_config.root, download=run_config.download)
 test = load_dataset(run_config.dataset, "test", root=run_config.root, download=run_config.download)
 method, history = experiments.load_or_pretrain(run_config, data=train)

@@ -18,11 +18,13 @@
 # Exercises are marked **Exercise**: write the body of the function, run the cell, then run the `# CHECK` cell under it, which compares your function with the kit's own on random inputs and, if they differ, tells you what to fix.
 
 # %%
+USE_DRIVE = True  # Colab: keep runs and data on your Google Drive, so the next notebook finds them (False: not)
 try:
     import trimix
 except ImportError:  # Colab: install the kit (and its requirements) from its repository
     # %pip install -q "trimix @ git+https://github.com/trimix-kit/trimix"
     import trimix
+trimix.use_drive(USE_DRIVE)  # in Colab: mount Drive and work in a folder there; elsewhere nothing
 config = trimix.auto_config()
 print(trimix.describe_environment(config))
 
@@ -123,14 +125,18 @@ check_gray_to_rgb()
 # Pretraining on the target itself is the same `pretrain` call with the target's data: 200 epochs in
 # the paper (TriMix: 72.30 % kNN and 76.60 % linear on OCTMNIST, Table III). The 28-pixel images get the
 # CIFAR-style stem (3 x 3 convolution, no max-pool). Quick mode runs 30 steps. On a GPU this cell runs
-# the paper's full 200 epochs (see the estimate it prints first); set `max_steps` in `med_config` if you
-# only want to try it, or skip to section 3, which does not need it.
+# the paper's full 200 epochs: when that takes over an hour here it stops first and says how long (set
+# `GO = True` to start it); set `max_steps` in `med_config` if you only want to try it, or skip to
+# section 3, which does not need it. A run cut off by a disconnect resumes from its checkpoint.
 
 # %%
+GO = False  # True: start the run even when it is projected to take over an hour
 med_config = config.replace(dataset=target_label, out_dir=f"runs/notebook07-{target_label}",
                             max_steps=30 if config.quick else None)
-estimate = experiments.estimate_pretrain_time(med_config, target_train, steps=2, warmup=1)
+estimate = experiments.estimate_pretrain_time(med_config, target_train, steps=2, warmup=1,
+                                              done_steps=experiments.steps_done(med_config))
 print("projected:", experiments.describe_estimate(estimate))
+experiments.confirm_long_run(estimate, GO, shorter="set max_steps in med_config, or skip to section 3")
 med = pretrain(med_config, data=target_train, progress=False)
 print(f"{med.steps} steps in {med.seconds:.0f} s")
 
@@ -152,10 +158,12 @@ print(experiments.format_table(rows))
 # mode), is frozen and a linear classifier is trained on its features of the target
 # (`evaluate.transfer`). The target's 28-pixel images are first **resized** to the 32 pixels the encoder
 # was trained on, so its stem sees what it expects. The random encoder of the same shape is the
-# baseline.
+# baseline. As in notebook 06, a missing run of notebook 05 is trained here, and on a GPU, when the full
+# run would take over an hour, the cell asks first: set `RUN` to `"quick"`, `"short"` or `"full"`.
 
 # %%
-run_config = experiments.pretrain_run_config(config)
+RUN = None  # asked for only when notebook 05's run is missing and the full one takes over an hour
+run_config = experiments.pretrain_run_config(config, RUN)
 source, _ = experiments.load_or_pretrain(run_config)
 source_size = trimix.data.DATASETS[run_config.dataset].image_size  # the size it was trained on
 rows = []

@@ -17,11 +17,13 @@
 # Exercises are marked **Exercise**: write the body of the function, run the cell, then run the `# CHECK` cell under it, which compares your function with the kit's own on random inputs and, if they differ, tells you what to fix.
 
 # %%
+USE_DRIVE = True  # Colab: keep runs and data on your Google Drive, so the next notebook finds them (False: not)
 try:
     import trimix
 except ImportError:  # Colab: install the kit (and its requirements) from its repository
     # %pip install -q "trimix @ git+https://github.com/trimix-kit/trimix"
     import trimix
+trimix.use_drive(USE_DRIVE)  # in Colab: mount Drive and work in a folder there; elsewhere nothing
 config = trimix.auto_config()
 print(trimix.describe_environment(config))
 
@@ -88,10 +90,13 @@ for name, changes in {**experiments.TABLE_VI_VARIANTS, **experiments.TABLE_VII_V
 # hours per row, 100 models for Fig. 4. Here quick mode gives each variant **100 steps** of the main
 # job's network (a ResNet-18 of width 8) on 2000 shapes, about half a minute each; on a GPU the notebook gives each 1000 steps (about 5 epochs) of the full
 # network on CIFAR-10, 12 runs in all: check the estimate below, and lower `max_steps` if it is more
-# than your session allows. Finished variants are reloaded from `out_dir` when you run the notebook
-# again, so an interrupted session loses at most one variant.
+# than your session allows. When the 12 runs would take over an hour here the cell stops first and
+# says how long: set `GO = True` to start them. Finished variants are reloaded from `out_dir` (in Colab,
+# on your Google Drive) when you run the notebook again, and an interrupted one resumes from its last
+# checkpoint, so an interrupted session loses a few minutes at most.
 
 # %%
+GO = False  # True: start the runs even when they are projected to take over an hour
 if config.quick:
     base = config.replace(max_steps=100, out_dir="runs/notebook08-quick")
 else:
@@ -103,6 +108,7 @@ test = experiments.subset(load_dataset(base.dataset, "test", root=base.root, dow
 estimate = experiments.estimate_pretrain_time(base, train, steps=2, warmup=1)
 print(train, test, sep="\n")
 print("each variant:", experiments.describe_estimate(estimate))
+experiments.confirm_long_run(estimate, GO, runs=12, shorter="lower max_steps in base")
 
 # %% [markdown]
 # ## 3. Table VI: the parts of the objective
