@@ -106,7 +106,7 @@ def test_checkpoint_is_complete_and_rebuilds_the_model(tmp_path, tiny_data):
     result = pretrain(tiny_config(tmp_path, epochs=1), data=tiny_data, progress=False)
     assert not list(tmp_path.glob("*.tmp"))
     state = load_checkpoint(tmp_path)
-    assert {"model", "optimizer", "history", "config", "random", "step"} <= set(state)
+    assert {"model", "optimizer", "history", "config", "random_per_process", "step", "device_type"} <= set(state)
     method, config, _ = model_from_checkpoint(tmp_path / "checkpoint.pt")
     x = tiny_data.images[:4].float() / 255
     method.eval(), result.method.eval()
