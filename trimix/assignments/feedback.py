@@ -52,6 +52,12 @@ def assemble(by_notebook: dict[str, list[Exercise]], graded: list[str], students
     notebook) -> ``grading.Outcome`` for each submission that ran."""
     result = Grades([e for key in graded for e in by_notebook[key]], warnings=warnings)
     where = {e.name: e for exs in by_notebook.values() for e in exs}
+    in_kernel = {(key, name): scored.state for (_, key), outcome in outcomes.items()
+                 for name, scored in outcome.scores.items() if scored.state}
+    warnings += [f"{key}: the check of {name} uses the notebook's own variables ({', '.join(state)}), so it was "
+                 "scored from the CHECK cell in the student's kernel, where their code can reach it; a check that "
+                 "needs only imports and my_<name> is scored out of reach (docs/instructors.md, section 5)"
+                 for (key, name), state in sorted(in_kernel.items())]
     for student in students:
         scores, feedback, notes, runs, flags = {}, {}, {}, [], []
         for key in graded:

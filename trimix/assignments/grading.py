@@ -135,7 +135,8 @@ class Grader:
         run.errors = [e for e in run.errors if not check_name(ran.cells[e[0]])]  # failed checks: in the scores
         env = {"TRIMIX_QUICK": "1"} if self.quick else {}
         scores = scoring.score(nb, self.references[key], self.owners, [e.name for e in exercises], work, private,
-                               workspace.policy(private, scoring=True).to_json(), self.limits.check, env)
+                               workspace.policy(private, scoring=True).to_json(), self.limits.check, env, ran,
+                               run.stopped)
         return Outcome(scores, run, review.review(nb, set(self.owners), skip=scoring.is_check))
 
 

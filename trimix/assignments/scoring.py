@@ -6,9 +6,13 @@ the instructor's solutions standing in for the other exercises ``my_X`` calls, s
 one point. The job runs in a process forked from a clean interpreter that has imported the kit
 (``zygote``), under a ``guard.Policy``; see ``isolate``. An exercise scores when its check passes there, the guard refused
 nothing, and the kit, ``torch`` and ``builtins`` are as they were.
+
+A check that needs the notebook's state (a model the notebook trained, say) cannot run apart from it: such
+an exercise is scored from its CHECK cell in the executed notebook, as nbgrader does, and the grades say so.
 """
 from __future__ import annotations
 
+import ast
 import atexit
 import os
 import threading
@@ -57,6 +61,7 @@ class Outcome:
     passed: bool
     message: str | None = None  # why it scored nothing
     uses: list[str] = field(default_factory=list)  # other exercises it was graded with the reference of
+    state: list[str] = field(default_factory=list)  # notebook variables its check needs: scored in the kernel
     violations: list[str] = field(default_factory=list)  # what the guard refused while it ran
     tampered: list[str] = field(default_factory=list)  # what of the kit, torch or builtins it changed
     kit_answer: list[str] = field(default_factory=list)  # the kit's answers it called
@@ -77,9 +82,31 @@ def _not_found(exercise: str, student: Code) -> str:
     return f"{function} is not defined: no `def {function}(...)` at the top level of a code cell (renamed or deleted?)"
 
 
+def definition_only(st) -> bool:
+    """An import, def or class, or an assignment that calls nothing: what a check may rely on and still run
+    apart from the notebook (``result = pretrain(...)`` is the notebook's state, not a definition)."""
+    node = ast.parse(st.source).body[0]
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return not any(isinstance(n, ast.Call) for n in ast.walk(node.value))
+    return st.loadable
+
+
+def from_kernel(ran, exercise: str, stopped: str | None = None) -> Outcome:
+    """The outcome of an exercise whose check needs the notebook's state: its CHECK cell in the executed
+    notebook ``ran`` (the instructor's cell, put there by ``grading.prepare``) ran without error, or not."""
+    cell = next((c for c in ran.cells if check_name(c) == exercise), None)
+    errors = [o for o in cell.get("outputs", []) if o.output_type == "error"] if cell is not None else []
+    if cell is None or cell.get("execution_count") is None and not cell.get("outputs"):
+        return Outcome(False, f"not run: the notebook stopped before this check ({stopped})")
+    if errors:
+        return Outcome(False, f"{errors[0].ename}: {errors[0].evalue}".strip())
+    return Outcome(True)
+
+
 def plan(exercise: str, notebook: Reference, student: Code, owners: dict[str, Reference]) -> dict | Outcome:
     """The job that scores ``exercise`` (plain data, for ``isolate.score``), or its outcome when the student's
-    function cannot even be found. ``owners``: exercise -> the instructor notebook that asks for it."""
+    function cannot even be found, or an outcome whose ``state`` names the notebook variables its check needs
+    (then only the notebook's own run can score it). ``owners``: exercise -> the notebook that asks for it."""
     function = f"my_{exercise}"
     st = student.last_binding(function)
     if st is None or not st.loadable:
@@ -90,6 +117,10 @@ def plan(exercise: str, notebook: Reference, student: Code, owners: dict[str, Re
     check = [s for s in notebook.code.statements if s.cell == cell]
     needs = set().union(*(s.uses for s in check)) - set().union(*(s.binds for s in check))
     setup = program(notebook.code, needs - others - {function}, until_cell=cell - 1, supplied=others | {function})
+    state = sorted({n for st in setup.statements if not definition_only(st) for n in st.binds} | set(setup.missing))
+    if state:
+        return Outcome(False, f"its check needs the notebook's own variables ({', '.join(state)}): only the "
+                              "notebook's run can score it", state=state)
     wanted = sorted(mine.supplied | (setup.supplied - {function}))
     blocks = {}
     for name in wanted:
@@ -111,8 +142,8 @@ def run(job: dict, cwd: Path, private: Path, policy: str, timeout: float, env: d
     if "error" in result:
         return Outcome(False, f"the process that ran the check ended without a result ({result['error']}, exit "
                               f"code {result['exitcode']}): does {function} end the interpreter?", job["uses"])
-    outcome = Outcome(result["passed"], result["message"], job["uses"], result["violations"], result["tampered"],
-                      result["kit_answer"])
+    outcome = Outcome(result["passed"], result["message"], job["uses"], violations=result["violations"],
+                      tampered=result["tampered"], kit_answer=result["kit_answer"])
     if outcome.violations:
         outcome.passed = False
         outcome.message = f"while it was graded, the code tried to {outcome.violations[0]}, which was refused"
@@ -124,11 +155,15 @@ def run(job: dict, cwd: Path, private: Path, policy: str, timeout: float, env: d
 
 
 def score(student_nb, notebook: Reference, owners: dict[str, Reference], exercises: list[str], cwd: Path,
-          private: Path, policy: str, timeout: float, env: dict | None = None) -> dict[str, Outcome]:
-    """Score each of ``exercises`` of a submission (its notebook as handed in), each in its own process."""
+          private: Path, policy: str, timeout: float, env: dict | None = None, ran=None,
+          stopped: str | None = None) -> dict[str, Outcome]:
+    """Score each of ``exercises`` of a submission (its notebook as handed in), each in its own process; an
+    exercise whose check needs the notebook's state is read from the executed notebook ``ran``, if given."""
     student = read_code(student_nb, skip=is_check)
     outcomes = {}
     for exercise in exercises:
         job = plan(exercise, notebook, student, owners)
+        if isinstance(job, Outcome) and job.state and ran is not None:
+            job = Outcome(**{**vars(from_kernel(ran, exercise, stopped)), "state": job.state})
         outcomes[exercise] = job if isinstance(job, Outcome) else run(job, cwd, private, policy, timeout, env)
     return outcomes
