@@ -174,6 +174,9 @@ def test_a_cell_over_its_limit_is_interrupted_and_named_and_the_run_goes_on(tmp_
     assert [(i, line) for i, line, _ in run.timeouts] == [(1, "import time")] and run.stopped is None
     assert "ran past its 3 s limit" in nb.cells[1].outputs[-1].evalue
     assert nb.cells[2].outputs[0].text == "after 1\n"  # the kernel was interrupted, not lost
+    nb = new_notebook(cells=[new_code_cell("import time; time.sleep(4); print('done')")])
+    assert execute(nb, tmp_path, timeout=2, total=60, long_cells=frozenset({0})).timeouts == []  # an instructor cell
+    assert nb.cells[0].outputs[0].text == "done\n"
 
 
 def test_the_notebook_limit_leaves_the_last_cells_unrun_and_output_is_capped(tmp_path):

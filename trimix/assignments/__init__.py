@@ -70,9 +70,11 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--source", type=Path, default=None,
                    help="folder of instructor notebooks [default: the kit's notebooks/]")
     g.add_argument("--timeout", type=float, default=None,
-                   help="seconds allowed per cell when a notebook runs [default: 120 in quick mode, 3600 with --full]")
+                   help="seconds allowed per cell the student wrote or changed, and per CHECK cell; the instructor's "
+                        "own cells may take what is left of --notebook-timeout [default: 60 in quick mode, 3600 "
+                        "with --full]")
     g.add_argument("--notebook-timeout", type=float, default=None,
-                   help="seconds allowed per notebook [default: 900 in quick mode, 86400 with --full]")
+                   help="seconds allowed per notebook [default: 1200 in quick mode, 172800 with --full]")
     g.add_argument("--check-timeout", type=float, default=None,
                    help="seconds allowed to score one exercise [default: 60 in quick mode, 600 with --full]")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")

@@ -106,9 +106,11 @@ def first_line(cell) -> str:
 
 
 def execute(nb, cwd: Path, timeout: float = 600, quick: bool = True, kernel: str = "python3",
-            total: float | None = None, env: dict | None = None, output_limit: int = 500_000) -> Run:
-    """Run the cells of ``nb`` in order, in place, in the folder ``cwd``; ``timeout`` seconds per cell, ``total``
-    for the notebook; ``env`` added to the kernel's environment (a ``guard`` policy among it)."""
+            total: float | None = None, env: dict | None = None, output_limit: int = 500_000,
+            long_cells: frozenset[int] = frozenset()) -> Run:
+    """Run the cells of ``nb`` in order, in place, in the folder ``cwd``; ``timeout`` seconds per cell, except the
+    ``long_cells``, which may take what is left of ``total``, the notebook's limit; ``env`` is added to the
+    kernel's environment (a ``guard`` policy among it)."""
     from nbformat.v4 import new_output
 
     env = {**os.environ, "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
@@ -130,7 +132,8 @@ def execute(nb, cwd: Path, timeout: float = 600, quick: bool = True, kernel: str
                     run.stopped = (f"the notebook ran past its {total:g} s limit: cells {index} to "
                                    f"{len(nb.cells) - 1} did not run")
                     break
-                client.timeout = int(max(1, min(timeout, left))) if left is not None else timeout
+                limit = left if index in long_cells and left is not None else timeout
+                client.timeout = int(max(1, min(limit, left))) if left is not None else limit
                 began = time.monotonic()
                 client.execute_cell(cell, index)
                 if time.monotonic() - began >= client.timeout:  # nbclient interrupted it and went on

@@ -32,15 +32,23 @@ def _file_name(student: str) -> str:
 
 
 def student_lines(grades: Grades, student: str) -> list[str]:
-    """One student's feedback, in Markdown: each exercise's points, what went wrong, and notes."""
+    """One student's feedback, in Markdown: per notebook its points, then each exercise's, what went wrong,
+    and notes."""
     lines = []
-    for e in grades.exercises:
-        got = grades.scores[student][e.name]
-        line = f"- `{e.name}` ({e.notebook}, exercise {e.number}): {_num(got)} / {_num(e.points)}"
-        if e.name in grades.feedback[student]:
-            line += f". {_short(grades.feedback[student][e.name], 600)}"
-        lines.append(line)
-        lines += [f"  - {note}" for note in grades.notes.get(student, {}).get(e.name, [])]
+    for notebook in dict.fromkeys(e.notebook for e in grades.exercises):
+        exercises = [e for e in grades.exercises if e.notebook == notebook]
+        got = sum(grades.scores[student][e.name] for e in exercises)
+        lines += ["", f"## {notebook}: {_num(got)} / {_num(sum(e.points for e in exercises))}", ""]
+        missing = {grades.feedback[student].get(e.name) for e in exercises}
+        if missing == {f"{notebook} not handed in"}:
+            lines.append("- not handed in")
+            continue
+        for e in exercises:
+            line = f"- exercise {e.number}, `{e.name}`: {_num(grades.scores[student][e.name])} / {_num(e.points)}"
+            if e.name in grades.feedback[student]:
+                line += f". {_short(grades.feedback[student][e.name], 600)}"
+            lines.append(line)
+            lines += [f"  - {note}" for note in grades.notes.get(student, {}).get(e.name, [])]
     return lines
 
 
@@ -51,7 +59,7 @@ def write_feedback(grades: Grades, folder: Path) -> list[Path]:
     for student in sorted(grades.scores):
         lines = [f"# {student}: {_num(grades.total(student))} / {_num(grades.max_points)}", "",
                  "Each exercise was checked on its own, with the reference solution standing in for the other "
-                 "exercises it uses, so a mistake costs the points of its own exercise only.", "",
+                 "exercises it uses, so a mistake costs the points of its own exercise only.",
                  *student_lines(grades, student)]
         if grades.runs.get(student):
             lines += ["", "## Running your notebook", "", *(f"- {_short(n, 600)}" for n in grades.runs[student])]

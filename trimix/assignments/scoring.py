@@ -25,14 +25,22 @@ from trimix.assignments.zygote import Zygote
 
 
 _local = threading.local()
+_started: list[Zygote] = []
 
 
 def zygote(env: dict | None = None) -> Zygote:
     """This thread's zygote (a clean interpreter that forks one process per job), started on first use."""
     if getattr(_local, "zygote", None) is None:
         _local.zygote = Zygote({**os.environ, **(env or {})})
-        atexit.register(_local.zygote.close)
+        _started.append(_local.zygote)
     return _local.zygote
+
+
+@atexit.register
+def close_zygotes() -> None:
+    """Stop every zygote started so far (a thread's next job starts a new one)."""
+    for z in _started:
+        z.close()
 
 
 def is_check(cell) -> bool:
