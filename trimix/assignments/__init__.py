@@ -74,7 +74,7 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
                         "own cells may take what is left of --notebook-timeout [default: 60 in quick mode, 3600 "
                         "with --full]")
     g.add_argument("--notebook-timeout", type=float, default=None,
-                   help="seconds allowed per notebook [default: 1200 in quick mode, 172800 with --full]")
+                   help="seconds allowed per notebook [default: 2700 in quick mode, 172800 with --full]")
     g.add_argument("--check-timeout", type=float, default=None,
                    help="seconds allowed to score one exercise [default: 60 in quick mode, 600 with --full]")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")

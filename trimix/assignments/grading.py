@@ -50,7 +50,7 @@ class Limits:
     cell, get ``cell``: in quick mode the notebooks' own exercise and check cells take well under a second."""
 
     cell: float = 60
-    notebook: float = 1200
+    notebook: float = 2700
     check: float = 60
 
 
