@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trimix.assignments import review, scoring
 from trimix.assignments.conventions import (
     check_name,
     default_source,
@@ -37,6 +36,9 @@ from trimix.assignments.execute import Run, execute
 from trimix.assignments.feedback import assemble
 from trimix.assignments.records import Exercise, Grades
 from trimix.assignments.report import write_tables
+from trimix.assignments.review import review
+from trimix.assignments.scoring import Reference, close_zygotes, is_check, score
+from trimix.assignments.scoring import Outcome as Scored
 from trimix.assignments.workspace import Workspace
 
 __all__ = ["Exercise", "Grades", "grade", "prepare", "read_exercises", "find_submissions", "match_notebook"]
@@ -65,7 +67,7 @@ def long_cells(ran, instructor) -> frozenset[int]:
 class Outcome:
     """One submission, graded."""
 
-    scores: dict[str, scoring.Outcome]
+    scores: dict[str, Scored]
     run: Run
     review: list[str] = field(default_factory=list)
 
@@ -130,7 +132,7 @@ class Grader:
         paths = instructor_notebooks(self.source)
         self.notebooks = {p.name: read(p) for p in paths}
         self.by_notebook = {p.name: read_exercises(p) for p in paths}
-        self.references = {p.name: scoring.Reference.read(p) for p in paths}
+        self.references = {p.name: Reference.read(p) for p in paths}
         self.owners = {e.name: self.references[key] for key, exs in self.by_notebook.items() for e in exs}
         self.limits, self.quick, self.kernel = limits, quick, kernel
 
@@ -146,10 +148,9 @@ class Grader:
         write(ran, executed)
         run.errors = [e for e in run.errors if not check_name(ran.cells[e[0]])]  # failed checks: in the scores
         env = {"TRIMIX_QUICK": "1"} if self.quick else {}
-        scores = scoring.score(nb, self.references[key], self.owners, [e.name for e in exercises], work, private,
-                               workspace.policy(private, scoring=True).to_json(), self.limits.check, env, ran,
-                               run.stopped)
-        return Outcome(scores, run, review.review(nb, set(self.owners), skip=scoring.is_check))
+        scores = score(nb, self.references[key], self.owners, [e.name for e in exercises], work, private,
+                       workspace.policy(private, scoring=True).to_json(), self.limits.check, env, ran, run.stopped)
+        return Outcome(scores, run, review(nb, set(self.owners), skip=is_check))
 
 
 def _read_all(students: dict[str, list[Path]], grader: Grader, workspace: Workspace, warnings: list) -> dict:
@@ -210,7 +211,7 @@ def grade(submissions: Path, out: Path, source: Path | None = None, timeout: flo
             with ThreadPoolExecutor(max(1, jobs)) as pool:
                 outcomes = dict(pool.map(one, runnable.items()))
         finally:
-            scoring.close_zygotes()
+            close_zygotes()
     graded = sorted({key for _, key in tasks})
     result = assemble(grader.by_notebook, graded, students, tasks, outcomes, warnings)
     write_tables(result, out)
