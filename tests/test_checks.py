@@ -250,6 +250,80 @@ PLANTED += [
 ]
 
 
+def as_floats(parts_fn):
+    return lambda *a: {k: v.item() for k, v in parts_fn(*a).items()}
+
+
+def per_sample(x, xv):
+    d, r = (x - x.flip(0)).flatten(1), (xv - x.flip(0)).flatten(1)
+    return (r * d).sum(1) / d.pow(2).sum(1)
+
+
+def lsq(x, xv):
+    d = (x - x.flip(0)).flatten()
+    return (xv - x.flip(0)).flatten() @ d / (d @ d)
+
+
+def bt_c(a, b):
+    return trimix.cross_correlation(a, b)
+
+
+# mistakes that passed, were misdiagnosed or got a generic message before (issue 15), one per class
+PLANTED += [
+    ("estimate_lambda", lambda x, xv: lsq(x, xv), "not a Python float"),  # a 0-d tensor passed
+    ("estimate_lambda", lambda x, xv: float(per_sample(x, xv).nanmean()), "one estimate per sample"),  # passed
+    ("estimate_lambda", lambda x, xv: float(per_sample(x, xv).nanmedian()), "one estimate per sample"),
+    ("estimate_lambda", lambda x, xv: float(per_sample(x, xv)[0]), "first sample only"),
+    ("trimix_loss", total_loss(as_floats(right_parts), eq11), "is a float, not a torch.Tensor"),  # "ignores alpha"
+    ("trimix_loss", total_loss(right_parts, lambda p, beta, gamma: eq11(p, beta, gamma).item()),
+     "the total is a float"),
+    ("trimix_loss", total_loss(lambda z1, z2, zv, lam, alpha, beta, gamma, tau: {
+        "bt": bt(z1, z2, 5e-3), "vrt": vrt(z1, zv, lam, tau), "con": scl(z1, zv, lam)}, eq11),
+     "ignores its argument alpha"),
+    ("trimix_loss", total_loss(lambda z1, z2, zv, lam, alpha, beta, gamma, tau: {
+        "bt": bt(z1, z1, alpha), "vrt": vrt(z1, zv, lam, tau), "con": scl(z1, zv, lam)}, eq11), "with itself"),
+    ("trimix_loss", total_loss(lambda z1, z2, zv, lam, alpha, beta, gamma, tau: {
+        "bt": bt(z1, z2, alpha), "vrt": vrt(z1, zv, 1 - lam, tau), "con": scl(z1, zv, lam)}, eq11),
+     "parts['vrt'] swaps lam"),
+    ("trimix_loss", total_loss(right_parts, lambda p, beta, gamma: p["bt"] + beta * p["vrt"]), "leaves out gamma"),
+    ("trimix_loss", total_loss(right_parts, lambda p, beta, gamma: eq11(p, beta, gamma) / 3), "averaged"),
+    ("batch_standardize", lambda z: F.normalize(z, dim=0), "its norm"),
+    ("batch_standardize", lambda z: (z - z.mean(0)) / z.std(0).mean(), "one std for the whole tensor"),
+    ("cross_correlation", lambda a, b: s(a).T @ s(b) / a.shape[1], "divides by D"),
+    ("cross_correlation", lambda a, b: s(a).T @ s(a) / len(a), "uses z1 twice"),
+    ("cross_correlation", lambda a, b: F.normalize(a, dim=0).T @ F.normalize(b, dim=0), "cosine of the columns"),
+    ("off_diagonal_sum", lambda c: c.pow(2).sum() - c.diagonal().sum(), "without squaring it"),
+    ("off_diagonal_sum", lambda c: off(c).sum() ** 2, "squares the sum"),
+    ("off_diagonal_sum", lambda c: (c - torch.eye(len(c))).pow(2).sum(), "subtracts the identity"),
+    ("barlow_twins_loss", lambda a, b, alpha=5e-3: (1 - bt_c(a, b).diagonal().pow(2)).sum()
+     + alpha * off(bt_c(a, b)).pow(2).sum(), "squares C_ii inside"),
+    ("barlow_twins_loss", lambda a, b, alpha=5e-3: (1 - bt_c(a, b).diagonal()).pow(2).sum()
+     + alpha * off(bt_c(a, b)).sum(), "off-diagonal entries are not squared"),
+    ("mix_batch", lambda x, lam: lam * x + lam * x.flip(0), "both parts get the weight lam"),
+    ("mix_batch", lambda x, lam: (x + x.flip(0)) / 2, "ignores lam"),
+    ("mix_batch", lambda x, lam: lam * x + (1 - lam) * torch.cat([x[1:], x[:1]]), "torch.roll"),
+    ("ground_truth_matrix", lambda b, lam: lam * torch.eye(b) + (1 - lam) * torch.eye(b).T, "identity again"),
+    ("ground_truth_matrix", lambda b, lam: lam * torch.eye(b) + (1 - lam) * torch.eye(b).roll(1, 0),
+     "next to the diagonal"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: pm(z, zv, tau).T, "transpose of M"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(s(z) @ fs(s(zv)).T / len(z) / tau, dim=1),
+     "divided by B"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.softmax(fs(s(z)) @ fs(s(zv)).T / z.shape[1] / tau, dim=1),
+     "z is also standardised along the features"),
+    ("predicted_matrix", lambda z, zv, tau=2.0: torch.log_softmax(s(z) @ fs(s(zv)).T / z.shape[1] / tau, dim=1),
+     "log-softmax"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(z, zv, tau) - gt(len(z), lam)).abs().sum(1).mean(),
+     "sums each row"),
+    ("virtual_embedding_loss", lambda z, zv, lam, tau=2.0: (pm(z, zv, tau) - torch.eye(len(z))).abs().mean(),
+     "target is the identity"),
+    ("mixed_embeddings", lambda z, lam: mix(fs(z), lam), "instead of the batch"),
+    ("mixed_embeddings", lambda z, lam: mix((z - z.mean(0)) / z.std(0, unbiased=False), lam), "biased std"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - fs(s(zv))).abs().sum(1).mean(),
+     "sums over the features"),
+    ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - s(fs(zv))).abs().mean(), "wrong order"),
+]
+
+
 @pytest.mark.parametrize("name, wrong, words", PLANTED, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(PLANTED)])
 def test_check_names_the_planted_mistake(name, wrong, words):
     message = failure(name, wrong)
@@ -286,3 +360,35 @@ def test_a_check_leaves_the_profiler_as_it_was():
 def test_passing_something_else_than_a_function_is_explained():
     with pytest.raises(CheckFailed, match="pass the function itself"):
         checks.check_mix_batch(torch.zeros(3))
+
+
+def _profile_off_then_kit(x, lam):
+    import sys
+    sys.setprofile(None)  # turned off the profiler an older check relied on
+    return trimix.mix_batch(x, lam)
+
+
+def _kit_in_a_thread(x, lam):
+    import threading
+    out = []
+    thread = threading.Thread(target=lambda: out.append(trimix.mix_batch(x, lam)))
+    thread.start()
+    thread.join()
+    return out[0] if out else lam * x + (1 - lam) * x.flip(0)
+
+
+def _kit_then_swallow(x, lam):
+    try:
+        return trimix.mixing.mix_batch(x, lam)
+    except BaseException:
+        return lam * x + (1 - lam) * x.flip(0)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the tripwire, in a thread
+@pytest.mark.parametrize("wrong", [_profile_off_then_kit, _kit_in_a_thread, _kit_then_swallow])
+def test_calling_the_kit_is_seen_by_any_route(wrong):
+    """The kit's answer is swapped for a tripwire while the student's function runs: no profiler to turn off,
+    and a call from another thread or inside a try block is seen too."""
+    assert "the kit's own answer" in failure("mix_batch", wrong)
+    x = torch.randn(4, 3)
+    assert torch.equal(trimix.mix_batch(x, 0.3), 0.3 * x + 0.7 * x.flip(0))  # the kit works again afterwards

@@ -1,5 +1,15 @@
-"""Grading handed-in notebooks: match each with its instructor notebook, restore the instructor's CHECK cells,
-run it in quick mode and score each exercise whose CHECK cell ran without error (docs/instructors.md).
+"""Grading handed-in notebooks (docs/instructors.md): each submission is matched with its instructor notebook,
+run in a private copy for its outputs, scored exercise by exercise out of its reach, and reviewed.
+
+For each submission:
+
+1. its notebook is read once, into memory; a file that is not a notebook fails alone, with its name;
+2. a private copy of its folder is made (``workspace``) and the notebook runs there, with the instructor's
+   CHECK cells in place of the student's, each cell and the whole notebook within a time limit, behind the
+   grader's guard (``execute``); the executed copy is kept for the instructor;
+3. each exercise is scored in its own fresh process that loads only the student's function and what it needs,
+   with the instructor's solutions standing in for the other exercises (``scoring``);
+4. its code is read for what a human should look at (``review``).
 
 nbgrader's ``autograde`` restores locked test cells too (its ``OverwriteCells``), but from its gradebook
 database; ours takes them from the instructor notebook, and also puts each check back after the cell that
@@ -8,8 +18,7 @@ defines the student's function, where the student may have moved it.
 from __future__ import annotations
 
 import copy
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,37 +32,51 @@ from trimix.assignments.conventions import (
     read,
     write,
 )
-from trimix.assignments.execute import execute
+from trimix.assignments.execute import Run, execute
+from trimix.assignments.feedback import assemble
+from trimix.assignments.records import Exercise, Grades
 from trimix.assignments.report import write_tables
+from trimix.assignments.review import review
+from trimix.assignments.scoring import Reference, close_zygotes, is_check, score
+from trimix.assignments.scoring import Outcome as Scored
+from trimix.assignments.workspace import Workspace
+
+__all__ = ["Exercise", "Grades", "grade", "prepare", "read_exercises", "find_submissions", "match_notebook"]
 
 
 @dataclass
-class Exercise:
-    name: str
-    notebook: str  # file name of the instructor notebook
-    points: float
-    cell: object  # the instructor's CHECK cell
+class Limits:
+    """Seconds: per cell and per notebook when a notebook runs, and per exercise when it is scored. A cell as
+    the instructor wrote it (that calls no ``my_`` function) may take what is left of the notebook's limit:
+    notebook 05 trains for minutes on a CPU in quick mode. A cell the student wrote or changed, and a CHECK
+    cell, get ``cell``: in quick mode the notebooks' own exercise and check cells take well under a second."""
+
+    cell: float = 60
+    notebook: float = 2700
+    check: float = 60
+
+
+def long_cells(ran, instructor) -> frozenset[int]:
+    """The cells of ``ran`` that are the instructor's own, unchanged, and call no exercise function."""
+    theirs = {c.source.strip() for c in instructor.cells if c.cell_type == "code"}
+    return frozenset(i for i, c in enumerate(ran.cells) if c.cell_type == "code" and c.source.strip() in theirs
+                     and not check_name(c) and "my_" not in c.source)
 
 
 @dataclass
-class Grades:
-    exercises: list[Exercise]
-    scores: dict = field(default_factory=dict)  # student -> {exercise: points}
-    feedback: dict = field(default_factory=dict)  # student -> {exercise: message}
-    warnings: list = field(default_factory=list)
+class Outcome:
+    """One submission, graded."""
 
-    @property
-    def max_points(self) -> float:
-        return sum(e.points for e in self.exercises)
-
-    def total(self, student: str) -> float:
-        return sum(self.scores[student].values())
+    scores: dict[str, Scored]
+    run: Run
+    review: list[str] = field(default_factory=list)
 
 
 def read_exercises(path: Path) -> list[Exercise]:
     """The exercises of an instructor notebook, from the nbgrader metadata of its CHECK cells."""
-    return [Exercise(name, path.name, float(c.metadata["nbgrader"].get("points", 1)), c)
-            for c in read(path).cells if (name := graded_name(c))]
+    cells = [c for c in read(path).cells if graded_name(c)]
+    return [Exercise(graded_name(c), Path(path).name, float(c.metadata["nbgrader"].get("points", 1)), c, number)
+            for number, c in enumerate(cells, 1)]
 
 
 def find_submissions(folder: Path, skip: Path | None = None) -> dict[str, list[Path]]:
@@ -101,78 +124,95 @@ def prepare(nb, exercises: list[Exercise]):
     return nb
 
 
-def score(nb, exercises: list[Exercise], stopped: str | None = None) -> tuple[dict, dict]:
-    """Points for each exercise of an executed notebook (its CHECK cell ran without error), and feedback."""
-    cells = {check_name(c): c for c in nb.cells if check_name(c)}
-    points, feedback = {}, {}
-    for e in exercises:
-        cell = cells.get(e.name)
-        errors = [o for o in cell.outputs if o.output_type == "error"] if cell else []
-        if cell is None or (cell.execution_count is None and not cell.outputs):
-            points[e.name], feedback[e.name] = 0.0, f"not run: the notebook stopped before this check ({stopped})"
-        elif errors:
-            message = f"{errors[0].ename}: {errors[0].evalue}".strip()
-            points[e.name], feedback[e.name] = 0.0, message
-        else:
-            points[e.name] = e.points
-    return points, feedback
+class Grader:
+    """The instructor notebooks, read once, and how to grade one submission against them."""
+
+    def __init__(self, source: Path | None, limits: Limits, quick: bool = True, kernel: str = "python3"):
+        self.source = Path(source or default_source())
+        paths = instructor_notebooks(self.source)
+        self.notebooks = {p.name: read(p) for p in paths}
+        self.by_notebook = {p.name: read_exercises(p) for p in paths}
+        self.references = {p.name: Reference.read(p) for p in paths}
+        self.owners = {e.name: self.references[key] for key, exs in self.by_notebook.items() for e in exs}
+        self.limits, self.quick, self.kernel = limits, quick, kernel
+
+    def grade_one(self, workspace: Workspace, student: str, path: Path, key: str, nb, executed: Path) -> Outcome:
+        """Run, score and review one submission (``nb``, read from ``path``, a copy of notebook ``key``)."""
+        exercises = self.by_notebook[key]
+        private, work = workspace.private(student, path)
+        ran = prepare(nb, exercises)
+        run = execute(ran, work, timeout=self.limits.cell, total=self.limits.notebook, quick=self.quick,
+                      kernel=self.kernel, env=workspace.kernel_env(private),
+                      long_cells=long_cells(ran, self.notebooks[key]))
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        write(ran, executed)
+        run.errors = [e for e in run.errors if not check_name(ran.cells[e[0]])]  # failed checks: in the scores
+        env = {"TRIMIX_QUICK": "1"} if self.quick else {}
+        scores = score(nb, self.references[key], self.owners, [e.name for e in exercises], work, private,
+                       workspace.policy(private, scoring=True).to_json(), self.limits.check, env, ran, run.stopped)
+        return Outcome(scores, run, review(nb, set(self.owners), skip=is_check))
 
 
-def grade_notebook(path: Path, instructor: Path, executed: Path, timeout: int = 600, quick: bool = True,
-                   kernel: str = "python3") -> tuple[dict, dict]:
-    """Prepare, execute and score one submission; the executed notebook is written to ``executed``."""
-    exercises = read_exercises(instructor)
-    nb = prepare(read(path), exercises)
-    stopped = execute(nb, Path(path).parent, timeout=timeout, quick=quick, kernel=kernel)
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    write(nb, executed)
-    return score(nb, exercises, stopped)
+def _read_all(students: dict[str, list[Path]], grader: Grader, workspace: Workspace, warnings: list) -> dict:
+    """(student, notebook) -> (path, nb or the reason it could not be read), every file read before any runs."""
+    import nbformat
+
+    tasks: dict[tuple[str, str], tuple[Path, object]] = {}
+    for student, paths in students.items():
+        for path in paths:
+            try:
+                nb = nbformat.reads(workspace.keep(path).decode("utf-8"), as_version=4)
+            except Exception as e:  # truncated JSON, not UTF-8, not a notebook at all
+                nb, reason = None, f"{path.name} is not a notebook that can be read ({type(e).__name__}: " \
+                                   f"{str(e).strip().splitlines()[0][:160] if str(e).strip() else ''})"
+            key = match_notebook(path, nb if nb is not None else nbformat.v4.new_notebook(), grader.by_notebook)
+            if nb is None:
+                warnings.append(f"{student}: {reason}; not graded")
+                nb = reason
+            if key is None:
+                if not isinstance(nb, str):
+                    warnings.append(f"{student}: {path.name} matches no instructor notebook; not graded")
+            elif (student, key) in tasks:
+                warnings.append(f"{student}: {path.name} and {tasks[student, key][0].name} are both {key}; "
+                                f"graded {tasks[student, key][0].name}")
+            else:
+                tasks[student, key] = (path, nb)
+    return tasks
 
 
-def grade(submissions: Path, out: Path, source: Path | None = None, timeout: int = 600, jobs: int = 1,
-          quick: bool = True, kernel: str = "python3", log=print) -> Grades:
-    """Grade every student's notebooks in ``submissions``; write ``grades.csv``, ``grades.md`` and
-    ``executed/<student>/`` under ``out``."""
+def grade(submissions: Path, out: Path, source: Path | None = None, timeout: float | None = None, jobs: int = 1,
+          quick: bool = True, kernel: str = "python3", log=print, notebook_timeout: float | None = None,
+          check_timeout: float | None = None) -> Grades:
+    """Grade every student's notebooks in ``submissions``; write ``grades.csv``, ``grades.md``,
+    ``feedback/<student>.md`` and ``executed/<student>/`` under ``out``."""
     out = Path(out)
-    by_notebook = {p.name: read_exercises(p) for p in instructor_notebooks(source)}
+    defaults = Limits() if quick else Limits(cell=3600, notebook=48 * 3600, check=600)
+    limits = Limits(timeout or defaults.cell, notebook_timeout or defaults.notebook, check_timeout or defaults.check)
+    grader = Grader(source, limits, quick, kernel)
     students = find_submissions(submissions, skip=out)
     if not students:
         raise ValueError(f"no notebooks (*.ipynb) in {submissions}")
-    warnings, tasks = [], {}  # (student, instructor notebook) -> submitted path
-    for student, paths in students.items():
-        for path in paths:
-            key = match_notebook(path, read(path), by_notebook)
-            if key is None:
-                warnings.append(f"{student}: {path.name} matches no instructor notebook; not graded")
-            elif (student, key) in tasks:
-                warnings.append(f"{student}: {path.name} and {tasks[student, key].name} are both {key}; "
-                                f"graded {tasks[student, key].name}")
-            else:
-                tasks[student, key] = path
+    warnings: list[str] = []
+    with Workspace(submissions, hidden=[out, grader.source]) as workspace:
+        tasks = _read_all(students, grader, workspace, warnings)
+        runnable = {task: value for task, value in tasks.items() if not isinstance(value[1], str)}
+
+        def one(task):
+            (student, key), (path, nb) = task
+            outcome = grader.grade_one(workspace, student, path, key, nb, out / "executed" / student / path.name)
+            changed = workspace.check_originals()
+            if changed:
+                warnings.append(f"while {student}'s {key} was graded, hand-ins changed on disk: "
+                                + ", ".join(str(p) for p in changed) + " (put back as they were handed in)")
+            log(f"graded {student}: {key}")
+            return task[0], outcome
+
+        try:
+            with ThreadPoolExecutor(max(1, jobs)) as pool:
+                outcomes = dict(pool.map(one, runnable.items()))
+        finally:
+            close_zygotes()
     graded = sorted({key for _, key in tasks})
-    result = Grades([e for key in graded for e in by_notebook[key]], warnings=warnings)
-    jobs_args = {(s, k): (p, Path(source or default_source()) / k, out / "executed" / s / p.name, timeout, quick,
-                          kernel) for (s, k), p in tasks.items()}
-    outcomes = {}
-    if jobs > 1:  # fresh interpreters (spawn): forking a process that holds torch's thread pools can hang
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {task: pool.submit(grade_notebook, *args) for task, args in jobs_args.items()}
-            for task, future in futures.items():
-                outcomes[task] = future.result()
-                log(f"graded {task[0]}: {task[1]}")
-    else:
-        for task, args in jobs_args.items():
-            outcomes[task] = grade_notebook(*args)
-            log(f"graded {task[0]}: {task[1]}")
-    for student in students:
-        result.scores[student], result.feedback[student] = {}, {}
-        for key in graded:
-            points, feedback = outcomes.get((student, key), ({}, {}))
-            for e in by_notebook[key]:
-                result.scores[student][e.name] = points.get(e.name, 0.0)
-                if (student, key) not in outcomes:
-                    result.feedback[student][e.name] = f"{key} not handed in"
-                elif e.name in feedback:
-                    result.feedback[student][e.name] = feedback[e.name]
+    result = assemble(grader.by_notebook, graded, students, tasks, outcomes, warnings)
     write_tables(result, out)
     return result

@@ -9,10 +9,11 @@ with a message a student can act on, and returns quietly when the function is ri
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-import sys
-from typing import Any, Callable, Iterable, Sequence
+from types import CodeType
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -52,42 +53,67 @@ def _copies(args: dict, grad: bool = False) -> dict:
     return {k: v.detach().clone().requires_grad_(grad) if isinstance(v, Tensor) else v for k, v in args.items()}
 
 
-class _Spy:
-    """Notices, via ``sys.setprofile``, a call to any of the kit's own answers (whatever name it goes by)."""
+class KitAnswerCalled(BaseException):
+    """Raised inside the student's function where it calls one of the kit's answers. Not an ``Exception``,
+    so that a bare ``except Exception`` in the student's code does not hide it (and the call is recorded)."""
 
-    def __init__(self, forbidden: Iterable[Callable]):
-        self.codes = {inspect.unwrap(f).__code__: f.__name__ for f in forbidden}
-        self.seen: str | None = None
 
-    def __enter__(self):
-        self.previous = sys.getprofile()
-        if self.codes:
-            sys.setprofile(self._profile)
-        return self
+_TRIPPED: list[str] = []  # the kit's answers called during the current student call
 
-    def _profile(self, frame, event, arg):
-        if event == "call" and self.seen is None and frame.f_code in self.codes:
-            self.seen = self.codes[frame.f_code]
 
-    def __exit__(self, *exc):
-        sys.setprofile(self.previous)
+def _tripped(name: str) -> None:
+    _TRIPPED.append(name)
+    raise KitAnswerCalled(f"the kit's own {name} was called")
+
+
+@functools.lru_cache(maxsize=None)
+def _tripwire(name: str, free: int) -> CodeType:
+    """Code that reports a call of the kit's ``name`` instead of computing it, with ``free`` closure cells
+    (a function's ``__code__`` may only be replaced by code with as many)."""
+    cells = [f"_c{i}" for i in range(free)]
+    lines = ["def _outer():", *(f"    {c} = None" for c in cells), "    def _trip(*_a, **_k):",
+             *(f"        {c}" for c in cells),
+             f"        __import__('trimix.checks._core', fromlist=['_core'])._tripped({name!r})", "    return _trip"]
+    namespace: dict = {}
+    exec("\n".join(lines), namespace)
+    return namespace["_outer"]().__code__
+
+
+@contextlib.contextmanager
+def _tripwires(forbidden: Iterable[Callable]) -> Iterator[None]:
+    """While inside, every call of a ``forbidden`` function, by whatever name, thread or route (a profiler
+    turned off with ``sys.setprofile(None)`` included), runs a tripwire instead: the function's code object
+    itself is swapped, and put back on the way out."""
+    functions = {id(f): f for f in map(inspect.unwrap, forbidden) if inspect.isfunction(f)}
+    saved = [(f, f.__code__) for f in functions.values()]
+    del _TRIPPED[:]
+    try:
+        for f, code in saved:
+            f.__code__ = _tripwire(f.__name__, len(code.co_freevars))
+        yield
+    finally:
+        for f, code in saved:
+            f.__code__ = code
 
 
 def call_student(name: str, fn: Callable, args: dict, forbidden: Iterable[Callable] = (), grad: bool = False) -> Any:
     """Call ``fn`` on copies of ``args``; turn what goes wrong into a :class:`CheckFailed`."""
     given = _copies(args, grad)
-    try:
-        with _Spy(forbidden) as spy:
+    error: BaseException | None = None
+    with _tripwires(forbidden):
+        try:
             out = fn(*given.values())
-    except NotImplementedError as e:
-        raise CheckFailed(f"my_{name} is not implemented yet, or calls a function that is not: replace "
-                          f"`raise NotImplementedError(...)` with your code ({e})") from None
-    except Exception as e:
-        e.__traceback__ = e.__traceback__.tb_next  # start the student's traceback at their own code
-        raise CheckFailed(f"my_{name} raised {type(e).__name__} on {describe(args)}: {e}") from e
-    if spy.seen:
-        raise CheckFailed(f"my_{name} calls trimix's {spy.seen}, the kit's own answer to this exercise: "
+        except (Exception, KitAnswerCalled) as e:
+            error = e
+    if _TRIPPED:
+        raise CheckFailed(f"my_{name} calls trimix's {_TRIPPED[0]}, the kit's own answer to this exercise: "
                           "write it yourself (the kit's version is only there to check yours)")
+    if isinstance(error, NotImplementedError):
+        raise CheckFailed(f"my_{name} is not implemented yet, or calls a function that is not: replace "
+                          f"`raise NotImplementedError(...)` with your code ({error})") from None
+    if error is not None:
+        error.__traceback__ = error.__traceback__.tb_next  # start the student's traceback at their own code
+        raise CheckFailed(f"my_{name} raised {type(error).__name__} on {describe(args)}: {error}") from error
     for key, value in args.items():
         if isinstance(value, Tensor) and not torch.equal(given[key].detach(), value):
             raise CheckFailed(f"my_{name} changed its argument {key} in place (e.g. `{key} -= ...` or a method "
@@ -111,10 +137,17 @@ def close(a: Any, b: Any) -> bool:
     return torch.allclose(a.detach().double(), b.detach().double(), atol=ATOL, rtol=RTOL, equal_nan=True)
 
 
-def what_is_wrong(got: Any, want: Any, expect: str, number_ok: bool) -> str | None:
-    """What is wrong with ``got`` in general terms, or None if it matches ``want``."""
+def what_is_wrong(got: Any, want: Any, expect: str, number_ok: bool = False, number_only: bool = False) -> str | None:
+    """What is wrong with ``got`` in general terms, or None if it matches ``want``. ``number_ok``: a Python number
+    will do for a 0-d tensor; ``number_only``: the answer must be a Python number, not a tensor."""
     if got is None:
         return "it returned None: did you forget the `return` statement?"
+    if number_only and isinstance(got, Tensor):
+        if got.numel() != 1:
+            return (f"it returned a tensor of shape {tuple(got.shape)}, but the result is a single number for the "
+                    "whole batch (a Python float)")
+        return (f"it returned a torch.Tensor ({got.detach().flatten()[0].item():.4g}), not a Python float: convert "
+                "the result with float(...) or .item()")
     tensor = as_tensor(got)
     if tensor is None:
         return f"it returned a {type(got).__name__}; expected a torch.Tensor ({expect})"
@@ -145,20 +178,23 @@ def _diagnose(name: str, got: Any, args: dict, mistakes: Mistakes, want: Any) ->
             expected_wrong = wrong(*args.values())
         except Exception:
             continue
+        wrong_tensor = as_tensor(expected_wrong)
+        if wrong_tensor is not None and not torch.isfinite(wrong_tensor).all():
+            continue  # a NaN is no fingerprint: many mistakes give one
         if close(got, expected_wrong) and not close(expected_wrong, want):
             raise CheckFailed(f"my_{name} is wrong on {describe(args)}: {message}")
 
 
 def run_check(name: str, fn: Callable, cases: Iterable[dict], reference: Callable, mistakes: Mistakes = (), *,
          expect: str, hint: str, forbidden: Iterable[Callable] = (), loss: bool = False,
-         number_ok: bool = False, notes: Callable[[Any, dict], str | None] | None = None) -> None:
+         number_ok: bool = False, number_only: bool = False, notes: Callable[[Any, dict], str | None] | None = None) -> None:
     """The common check: every case must match ``reference``; otherwise name the mistake, or say how it differs."""
     if not callable(fn):
         raise CheckFailed(f"pass the function itself: check_{name}(my_{name}), not {type(fn).__name__}")
     for args in cases:
         got = call_student(name, fn, args, forbidden)
         want = reference(*args.values())
-        problem = what_is_wrong(got, want, expect, number_ok)
+        problem = what_is_wrong(got, want, expect, number_ok or number_only, number_only)
         if problem:
             _diagnose(name, got, args, mistakes, want)
             note = notes(got, args) if notes else None

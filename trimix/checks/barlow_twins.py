@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 import trimix
 from trimix.checks._core import randn, run_check, seeded, student_facing
@@ -29,6 +30,14 @@ def check_batch_standardize(fn: Callable) -> None:
         ("it does not divide by the std: after centring, divide by z.std(dim=0)", lambda z: z - z.mean(0)),
         ("it divides by the variance: divide by the standard deviation, its square root",
          lambda z: (z - z.mean(0)) / z.var(0)),
+        ("it divides each column by its norm (F.normalize or z.norm(dim=0)): centre each column, then divide by "
+         "its standard deviation, z.std(dim=0)", lambda z: (z - z.mean(0)) / z.norm(dim=0)),
+        ("it divides each column by its norm (F.normalize or z.norm(dim=0)): centre each column, then divide by "
+         "its standard deviation, z.std(dim=0)", lambda z: z / z.norm(dim=0)),
+        ("it divides every column by one std for the whole tensor: each column has its own, z.std(dim=0)",
+         lambda z: (z - z.mean(0)) / z.std(0).mean()),
+        ("it divides every column by one std for the whole tensor: each column has its own, z.std(dim=0)",
+         lambda z: (z - z.mean(0)) / z.std()),
     ], expect="the same shape as z", forbidden=[trimix.batch_standardize],
         hint="Subtract each column's mean and divide by its unbiased std, both taken along dim 0 (the batch).")
 
@@ -58,6 +67,15 @@ def check_cross_correlation(fn: Callable) -> None:
          "my_batch_standardize)", lambda a, b: a.T @ b / len(a)),
         ("the inputs are centred but not divided by their std: standardise them fully first",
          lambda a, b: (a - a.mean(0)).T @ (b - b.mean(0)) / len(a)),
+        ("it divides by D, the number of features: divide by B, the batch size (the sum runs over the batch)",
+         lambda a, b: s(a).T @ s(b) / a.shape[1]),
+        ("it divides by B * D: divide by B only, the batch size (the sum runs over the batch)",
+         lambda a, b: s(a).T @ s(b) / (a.shape[0] * a.shape[1])),
+        ("it uses z1 twice: C compares the two views, s(z1).T @ s(z2)", lambda a, b: s(a).T @ s(a) / len(a)),
+        ("it uses z2 twice: C compares the two views, s(z1).T @ s(z2)", lambda a, b: s(b).T @ s(b) / len(a)),
+        ("it normalises the raw columns to length 1 (cosine of the columns): standardise them along the batch "
+         "first (subtract the mean, divide by the unbiased std), then divide the product by B",
+         lambda a, b: F.normalize(a, dim=0).T @ F.normalize(b, dim=0)),
     ], expect="D x D, features of z1 against features of z2", forbidden=[trimix.cross_correlation],
         hint="C = s(z1).T @ s(z2) / B, with s the batch standardisation (check that my_batch_standardize passes).")
 
@@ -77,6 +95,13 @@ def check_off_diagonal_sum(fn: Callable) -> None:
         ("it takes a mean: eq 3 is a sum over all i != j, not a mean", lambda c: off(c).pow(2).sum() / c.numel()),
         ("it sums one triangle only: i != j counts both C_ij and C_ji", lambda c: c.triu(1).pow(2).sum()),
         ("it sums one triangle only: i != j counts both C_ij and C_ji", lambda c: c.tril(-1).pow(2).sum()),
+        ("it sums one triangle only: i != j counts both C_ij and C_ji", lambda c: off(c).pow(2).sum() / 2),
+        ("it subtracts the diagonal without squaring it: remove the diagonal, then square and sum, or subtract "
+         "the squared diagonal", lambda c: c.pow(2).sum() - c.diagonal().sum()),
+        ("it squares the sum of the entries: eq 3 sums the squares of the entries, sum C_ij ** 2",
+         lambda c: off(c).sum() ** 2),
+        ("it subtracts the identity (that is the invariance term's target): sum the squares of the off-diagonal "
+         "entries only", lambda c: (c - torch.eye(len(c))).pow(2).sum()),
     ], expect="a single number", forbidden=[redundancy_term, off_diagonal], loss=True,
         hint="Square every entry and add up those off the diagonal (i != j).")
 
@@ -108,5 +133,13 @@ def check_barlow_twins_loss(fn: Callable) -> None:
          variant(lambda al, c, inv, rr: inv + al * c.pow(2).sum())),
         ("(1 - C_ii) is not squared: eq 2 is sum_i (1 - C_ii) ** 2",
          variant(lambda al, c, inv, rr: (1 - c.diagonal()).sum() + al * rr)),
+        ("it squares C_ii inside the bracket: eq 2 is sum_i (1 - C_ii) ** 2, not sum_i (1 - C_ii ** 2)",
+         variant(lambda al, c, inv, rr: (1 - c.diagonal().pow(2)).sum() + al * rr)),
+        ("the off-diagonal entries are not squared: eq 3 sums C_ij ** 2 over i != j",
+         variant(lambda al, c, inv, rr: inv + al * off_diagonal(c).sum())),
+        ("the redundancy term counts one triangle only (or is halved): i != j counts both C_ij and C_ji",
+         variant(lambda al, c, inv, rr: inv + al * rr / 2)),
+        ("it subtracts the redundancy term: L_BT = L_inv + alpha * L_rr",
+         variant(lambda al, c, inv, rr: inv - al * rr)),
     ], expect="a single number", forbidden=[trimix.barlow_twins_loss], loss=True,
         hint="L_BT = sum_i (1 - C_ii)^2 + alpha * sum_{i != j} C_ij^2 on C = my_cross_correlation(z1, z2).")

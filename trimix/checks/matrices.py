@@ -43,6 +43,12 @@ def check_ground_truth_matrix(fn: Callable) -> None:
         (odd, middle(lambda lam: 1 - lam)),
         ("it puts 1 - lam everywhere off the diagonal: only column B-1-m of row m is the partner",
          lambda b, lam: lam * torch.eye(b) + (1 - lam) * (1 - torch.eye(b))),
+        ("its second matrix is the identity again (I.T, or I flipped along both dims, is I): the anti-diagonal "
+         "is torch.rot90(I) or I.flip(1)", lambda b, lam: torch.eye(b)),
+        ("it puts 1 - lam next to the diagonal (torch.roll): the partner of sample m is sample B-1-m, the "
+         "anti-diagonal", lambda b, lam: lam * torch.eye(b) + (1 - lam) * torch.eye(b).roll(1, 0)),
+        ("it puts 1 - lam next to the diagonal (torch.roll): the partner of sample m is sample B-1-m, the "
+         "anti-diagonal", lambda b, lam: lam * torch.eye(b) + (1 - lam) * torch.eye(b).roll(-1, 0)),
     ], expect="B x B", forbidden=[ground_truth_matrix],
         hint="Row m holds lam at column m and 1 - lam at column B-1-m: lam * I + (1 - lam) * torch.rot90(I).")
 
@@ -89,6 +95,16 @@ def check_predicted_matrix(fn: Callable) -> None:
         ("it is the cosine similarity of the rows: compute eq 6 as Algorithm 1 does, standardising z along the "
          "batch and z_vrt along the batch then the features, and dividing by D",
          lambda z, zv, tau: torch.softmax(F.normalize(z, dim=1) @ F.normalize(zv, dim=1).T / tau, 1)),
+        ("it returns the transpose of M: rows are the original samples (z), columns the virtual ones (z_vrt)",
+         lambda z, zv, tau: torch.softmax(_sim(z, v(zv), tau), 1).T),
+        ("the similarities are divided by B (the batch size): divide by D, the embedding size",
+         lambda z, zv, tau: torch.softmax(_sim(z, v(zv), tau) * z.shape[1] / z.shape[0], 1)),
+        ("z is also standardised along the features: only z_vrt is (v); z is standardised along the batch only",
+         lambda z, zv, tau: torch.softmax(fs(s(z)) @ v(zv).T / z.shape[1] / tau, 1)),
+        ("it is a log-softmax: eq 7 is a softmax (entries between 0 and 1, rows summing to 1)",
+         lambda z, zv, tau: torch.log_softmax(_sim(z, v(zv), tau), 1)),
+        ("it applies a sigmoid to each entry: eq 7 is a softmax over each row (dim 1)",
+         lambda z, zv, tau: torch.sigmoid(_sim(z, v(zv), tau))),
     ], expect="B x B, original samples against virtual samples", notes=columns_sum_to_one,
         forbidden=[predicted_matrix, trimix.similarity_matrix],
         hint="M = softmax(s(z) @ v.T / D / tau, dim=1) with v = feature_standardize(batch_standardize(z_vrt)).")
@@ -119,5 +135,16 @@ def check_virtual_embedding_loss(fn: Callable) -> None:
         ("z and z_vrt are swapped: M compares the original embeddings z (rows) with the virtual ones z_vrt "
          "(columns), my_predicted_matrix(z, z_vrt, tau)",
          lambda z, zv, lam, tau: (predicted_matrix(zv, z, tau) - ground_truth_matrix(len(z), lam)).abs().mean()),
+        ("it sums each row and averages the rows: eq 8 takes the mean over all B x B entries",
+         l1(lambda m, gt: (m - gt).abs().sum(1).mean())),
+        ("it divides by B once more: the mean over the B x B entries already divides by B * B",
+         l1(lambda m, gt: (m - gt).abs().mean() / len(m))),
+        ("it uses a cross-entropy: eq 8 is an L1 distance, the mean of |M - GT|",
+         l1(lambda m, gt: F.cross_entropy(m, gt))),
+        ("the target is the identity: GT also holds 1 - lam on the anti-diagonal (your my_ground_truth_matrix)",
+         lambda z, zv, lam, tau: (predicted_matrix(z, zv, tau) - torch.eye(len(z))).abs().mean()),
+        ("the target has lam on the diagonal only: GT also holds 1 - lam on the anti-diagonal (your "
+         "my_ground_truth_matrix)",
+         lambda z, zv, lam, tau: (predicted_matrix(z, zv, tau) - lam * torch.eye(len(z))).abs().mean()),
     ], expect="a single number", forbidden=[trimix.virtual_embedding_loss], loss=True,
         hint="L_vrt = mean over the B x B entries of |M - GT| (check that your two matrices pass their checks).")

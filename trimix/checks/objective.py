@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 import trimix
@@ -40,6 +42,10 @@ def check_mixed_embeddings(fn: Callable) -> None:
          lambda z, lam: lam * s(z) + (1 - lam) * s(z).flip(1)),
         ("it also standardises along the features: eq 9 mixes s(z) only (the feature standardisation is for "
          "the virtual embeddings)", lambda z, lam: mix_batch(fs(s(z)), lam)),
+        ("it standardises along the features (each row) instead of the batch: s(z) takes the mean and std of "
+         "each column, along dim 0", lambda z, lam: mix_batch(fs(z), lam)),
+        ("it standardises with the biased std: use the unbiased one (torch.std's default), as Algorithm 1 does",
+         lambda z, lam: mix_batch((z - z.mean(0)) / z.std(0, correction=0), lam)),
     ], expect="the same shape as z", forbidden=[trimix.mixed_embeddings],
         hint="Standardise z along the batch, then mix it with its reverse: lam * s + (1 - lam) * flip(s).")
 
@@ -69,6 +75,16 @@ def check_self_consistency_loss(fn: Callable) -> None:
          lambda z, zv, lam: (mix_batch(s(z), 1 - lam) - fs(s(zv))).abs().mean()),
         ("z is not standardised before mixing: Z~ mixes s(z) (your my_mixed_embeddings)",
          lambda z, zv, lam: (mix_batch(z, lam) - fs(s(zv))).abs().mean()),
+        ("it sums over the features and averages over the batch: eq 10 takes the mean over all B x D entries",
+         l1(lambda a, v: (a - v).abs().sum(1).mean())),
+        ("it takes a norm of Z~ - v: eq 10 is the L1 loss with mean reduction, (Z~ - v).abs().mean()",
+         l1(lambda a, v: torch.linalg.norm(a - v))),
+        ("Z~ is also standardised along the features: eq 9 mixes s(z) only; the feature standardisation is for "
+         "the virtual embeddings v", lambda z, zv, lam: (mix_batch(fs(s(z)), lam) - fs(s(zv))).abs().mean()),
+        ("v is standardised in the wrong order: along the batch first, then each row along the features",
+         lambda z, zv, lam: (mix_batch(s(z), lam) - s(fs(zv))).abs().mean()),
+        ("it uses the cosine similarity: eq 10 is an L1 distance, the mean of |Z~ - v|",
+         lambda z, zv, lam: 1 - F.cosine_similarity(mix_batch(s(z), lam), fs(s(zv))).mean()),
     ], expect="a single number", forbidden=[trimix.self_consistency_loss], loss=True,
         hint="L_con = mean over the B x D entries of |Z~ - v|, Z~ = my_mixed_embeddings(z, lam), "
              "v = feature_standardize(batch_standardize(z_vrt)).")
@@ -97,24 +113,40 @@ def check_trimix_loss(fn: Callable) -> None:
         ref_total, ref = trimix.trimix_loss(*args.values())
         swapped = {"bt": None, "vrt": trimix.virtual_embedding_loss(z2, zv, lam, tau),
                    "con": trimix.self_consistency_loss(z2, zv, lam)}
+        other_lam = {"vrt": trimix.virtual_embedding_loss(z1, zv, 1 - lam, tau),
+                     "con": trimix.self_consistency_loss(z1, zv, 1 - lam)}
+        # each part as it comes out when alpha or tau is left at its default: "ignores alpha" can only be told
+        # where this case's alpha or tau differs from it (L_con has neither)
         defaults = {"bt": trimix.barlow_twins_loss(z1, z2), "vrt": trimix.virtual_embedding_loss(z1, zv, lam),
-                    "con": ref["con"]}
+                    "con": None}
         for key, weight in zip(keys, (1.0, beta, gamma)):
             problem = what_is_wrong(parts[key], ref[key], "a single number", False)
             if not problem:
                 continue
-            if weight != 1.0 and close(parts[key], weight * ref[key]):
+            if not isinstance(parts[key], Tensor):
+                problem = (f"parts['{key}'] is a {type(parts[key]).__name__}, not a torch.Tensor: keep each part a "
+                           "tensor (no .item() or float()); the total is built from them and must be backpropagated")
+            elif weight != 1.0 and close(parts[key], weight * ref[key]):
                 problem = (f"parts['{key}'] is weighted: parts hold the unweighted terms; beta and gamma only "
                            "enter the total")
+            elif key == "bt" and (close(parts[key], trimix.barlow_twins_loss(z1, z1, alpha))
+                                  or close(parts[key], trimix.barlow_twins_loss(z2, z2, alpha))):
+                problem = "parts['bt'] compares one view with itself: Barlow Twins compares z1 with z2"
+            elif key != "bt" and close(parts[key], other_lam[key]):
+                problem = (f"parts['{key}'] swaps lam and 1 - lam: pass lam as it is given (check that the function "
+                           "computing it passes its own check)")
             elif close(parts[key], swapped[key]):
                 problem = (f"parts['{key}'] is computed from z2: the virtual batch was mixed from the first view, "
                            "so L_vrt and L_con compare z1 with z_vrt")
-            elif close(parts[key], defaults[key]):
+            elif defaults[key] is not None and not close(defaults[key], ref[key]) and close(parts[key], defaults[key]):
                 what = "alpha" if key == "bt" else "tau"
-                problem = f"parts['{key}'] ignores its argument {what}: pass it on"
+                problem = f"parts['{key}'] ignores its argument {what} (it uses the default): pass it on"
             else:
                 problem = f"parts['{key}']: {problem}; check that the function computing it passes its own check"
             raise CheckFailed(f"{where}: {problem}")
+        if not isinstance(total, Tensor):
+            raise CheckFailed(f"{where}: the total is a {type(total).__name__}, not a torch.Tensor: keep it a tensor "
+                              "(no .item() or float()), so that it can be backpropagated")
         if what_is_wrong(total, ref_total, "a single number", False):
             p = [parts[k] for k in keys]
             for message, wrong in [
@@ -123,6 +155,10 @@ def check_trimix_loss(fn: Callable) -> None:
                 ("the total is not weighted: L = L_BT + beta * L_vrt + gamma * L_con", p[0] + p[1] + p[2]),
                 ("it ignores the beta and gamma it is given (fixed 1000 and 200?): use its arguments",
                  p[0] + 1000.0 * p[1] + 200.0 * p[2]),
+                ("the total leaves out gamma * L_con: L = L_BT + beta * L_vrt + gamma * L_con", p[0] + beta * p[1]),
+                ("the total leaves out beta * L_vrt: L = L_BT + beta * L_vrt + gamma * L_con", p[0] + gamma * p[2]),
+                ("the total is averaged: eq 11 adds the weighted terms, L = L_BT + beta * L_vrt + gamma * L_con",
+                 (p[0] + beta * p[1] + gamma * p[2]) / 3),
             ]:
                 if close(total, wrong):
                     raise CheckFailed(f"{where}: {message}")
