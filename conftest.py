@@ -13,3 +13,29 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if "torch" in sys.modules:  # imported already by a plugin: the variable alone would come too late
     sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+# ---- both cores: pytest-xdist (``-n auto --dist loadgroup`` in pyproject.toml) ----
+# Each test file runs whole on one worker, as --dist loadfile would (module fixtures are built once, a
+# notebook's cells run in order in one kernel), and notebooks 05-08 share one group: 06-08 reuse the run
+# notebook 05 trains into notebooks/runs/, so they must run after it, not beside it.
+NOTEBOOKS_IN_ORDER = ("05_", "06_", "07_", "08_")
+MAX_WORKERS = 4  # each worker holds torch and a notebook kernel in memory
+
+
+def pytest_xdist_auto_num_workers(config):
+    from trimix.config import usable_cores
+
+    return min(MAX_WORKERS, usable_cores())
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        path = item.path
+        in_order = path.suffix == ".ipynb" and path.name.startswith(NOTEBOOKS_IN_ORDER)
+        group = "notebooks 05-08" if in_order else str(path)
+        item.add_marker(pytest.mark.xdist_group(group))

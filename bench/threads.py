@@ -49,10 +49,10 @@ def worker(workload: str, threads: int, seconds: float) -> tuple[float, float]:
     else:
         from trimix.augment import two_views
         from trimix.config import quick_config
-        from trimix.train import build_model, train_step
+        from trimix.train import build_method, train_step
 
         config = quick_config(device="cpu")
-        method = build_model(config, 32)
+        method = build_method(config, 32)
         opt = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         images = torch.randint(0, 256, (config.batch_size, 3, 32, 32), dtype=torch.uint8)
         gen = torch.Generator().manual_seed(0)

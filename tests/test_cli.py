@@ -20,9 +20,18 @@ def run_dir(tmp_path_factory):
 def test_pretrain_writes_results_with_trained_and_random_knn(run_dir, capsys):
     results = json.loads((run_dir / "results.json").read_text())
     assert results["steps"] == 6 and results["config"]["dataset"] == "shapes"
-    for key in ("knn_trained", "knn_random", "knn_raw_pixels"):
-        assert 0.0 <= results[key] <= 100.0
     assert (run_dir / "checkpoint.pt").exists()
+    # each reported kNN is the kNN of that encoder, recomputed here from the checkpoint and the seed
+    from trimix.data import load_dataset
+    from trimix.evaluate import score_encoder
+    from trimix.protocols import KNN
+    from trimix.train import build_method, method_from_checkpoint
+
+    method, config, _ = method_from_checkpoint(run_dir)
+    train, test = load_dataset("shapes", "train"), load_dataset("shapes", "test")
+    for key, net in (("knn_trained", method.net), ("knn_random", build_method(config, 32).net)):
+        assert results[key] == score_encoder(net, train, test, ("knn",), KNN(k=20))["knn"], key
+    assert results["knn_trained"] != results["knn_random"]
 
 
 def test_raw_pixel_knn_is_the_knn_of_the_centred_pixels(run_dir):
@@ -63,7 +72,7 @@ def test_pretrain_runs_every_baseline(method, tmp_path):
 
 
 def test_evaluate_writes_json(run_dir):
-    code = main(["evaluate", str(run_dir / "checkpoint.pt"), "--protocols", "knn", "linear", "--k", "10",
+    code = main(["evaluate", str(run_dir / "checkpoint.pt"), "--protocols", "knn", "linear", "--knn-k", "10",
                  "--linear-epochs", "2", "--random-baseline", "--device", "cpu"])
     assert code == 0
     results = json.loads((run_dir / "evaluation.json").read_text())

@@ -8,7 +8,7 @@ import torch
 from trimix.config import paper_config, quick_config
 from trimix.evaluate import knn_predict
 from trimix.device import choose_precision
-from trimix.train import build_model, make_views, setup_training, train_step
+from trimix.train import build_method, make_views, setup_training, train_step
 
 CUDA = torch.cuda.is_available()
 pytestmark = pytest.mark.skipif(not CUDA, reason="needs a GPU")
@@ -51,7 +51,7 @@ def test_cuda_bf16_loss_matches_float32_at_the_paper_configuration(method):
     x1, x2 = cuda_views(config.batch_size)
     losses = {}
     for dtype in (torch.float32, torch.bfloat16):
-        method_ = build_model(config, 32).cuda().to(memory_format=torch.channels_last)
+        method_ = build_method(config, 32).cuda().to(memory_format=torch.channels_last)
         with torch.no_grad(), torch.autocast("cuda", dtype=dtype, enabled=dtype != torch.float32):
             total, parts = method_(x1, x2)
         losses[dtype] = {"total": total.float().item(), **{k: v.float().item() for k, v in parts.items()}}

@@ -27,7 +27,7 @@ import torch.multiprocessing as mp
 
 from trimix import distributed, sync_batchnorm
 from trimix.config import quick_config
-from trimix.train import build_model, data_generators, load_checkpoint, train_step
+from trimix.train import build_method, data_generators, load_checkpoint, train_step
 
 WORLD = 2
 BATCH = 8  # global; 4 per process
@@ -37,7 +37,7 @@ MODES = ("shard", "gather", "gather_without_sum")
 
 def tiny_method(name: str):
     config = quick_config(method=name, width=2, proj_hidden=16, proj_dim=16, byol_predictor_hidden=16, seed=7)
-    return build_model(config, 8)
+    return build_method(config, 8)
 
 
 def global_views() -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,7 +270,8 @@ def _fake_torchvision_loader(key: str, split: str, root, download: bool):
     is set, and logs each download and each load (with the rank) to ``root/../log.txt``."""
     from pathlib import Path
 
-    from trimix.data import DatasetNotFoundError, ImageData
+    from trimix.data import DatasetNotFoundError
+    from trimix.imagedata import ImageData
 
     rank, folder = os.environ["RANK"], Path(root) / key
     log = Path(root).parent / "log.txt"
@@ -353,7 +354,7 @@ def test_torchrun_pretrain_writes_one_checkpoint_that_evaluates_and_resumes(tmp_
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.pt", "results.json"]
     state = load_checkpoint(tmp_path / "run")
     assert state["step"] == 4 and state["world_size"] == WORLD and len(state["random_per_process"]) == WORLD
-    assert main(["evaluate", str(tmp_path / "run"), "--protocols", "knn", "--k", "10", "--device", "cpu"]) == 0
+    assert main(["evaluate", str(tmp_path / "run"), "--protocols", "knn", "--knn-k", "10", "--device", "cpu"]) == 0
     torchrun("--max-steps", "6", "--out-dir", str(tmp_path / "run"), "--no-eval", "--gather")  # resumes at step 4
     torchrun("--max-steps", "6", "--out-dir", str(tmp_path / "straight"), "--no-eval", "--gather")
     resumed, straight = load_checkpoint(tmp_path / "run"), load_checkpoint(tmp_path / "straight")

@@ -1,4 +1,4 @@
-"""Evaluation protocols (paper section IV-B): kNN, linear probe, balanced subsets, fine-tuning, transfer."""
+"""Evaluation protocols (paper section IV-B): kNN, linear probe, stratified subsets, fine-tuning, transfer."""
 import math
 import numpy as np
 import pytest
@@ -6,19 +6,13 @@ import torch
 import torch.nn.functional as F
 
 from trimix import SSLNet
-from trimix.data import ImageData
+from trimix.imagedata import ImageData
 import trimix.evaluate as ev
-from trimix.evaluate import (
-    balanced_subset,
-    extract_features,
-    finetune,
-    knn_accuracy,
-    knn_predict,
-    linear_probe,
-    score_encoder,
-    transfer,
-)
-from trimix.finetune import _crop_flip
+from trimix.augment import prepare
+from trimix.evaluate import extract_features, knn_accuracy, knn_predict, linear_probe, score_encoder
+from trimix.finetune import _crop_flip, finetune, transfer
+from trimix.imagedata import stratified_subset
+from trimix.protocols import KNN, LinearProbe
 
 
 def tiny_data(n=24, size=32, num_classes=4, seed=0):
@@ -83,7 +77,7 @@ def test_knn_matches_sklearn():
 def test_knn_accuracy_on_separated_clusters_and_large_k():
     x, y = blobs(n_per_class=20, num_classes=3)
     assert knn_accuracy(x, y, x, y, k=5) == 100.0
-    assert 0.0 <= knn_accuracy(x, y, x, y, k=10_000) <= 100.0  # k is clipped to the training set
+    assert knn_accuracy(x, y, x, y, k=10_000) == knn_accuracy(x, y, x, y, k=len(x))  # k is clipped to the training set
     with pytest.raises(ValueError, match="temperature"):
         knn_predict(x, y, x, 3, temperature=0.0)
     with pytest.raises(ValueError, match="unlabelled"):
@@ -110,29 +104,30 @@ def test_linear_probe_options():
     for opt in ("sgd", "adam"):
         for std in (True, False):
             out = linear_probe(x, y, x, y, epochs=3, optimizer=opt, standardize=std, num_classes=4)
-            assert out["classifier"].out_features == 4 and 0 <= out["accuracy"] <= 100
+            mine = 100.0 * (out["classifier"](x).argmax(1) == y).float().mean().item()  # independently
+            assert out["classifier"].out_features == 4 and out["accuracy"] == pytest.approx(mine)
     with pytest.raises(ValueError, match="optimizer"):
         linear_probe(x, y, x, y, epochs=1, optimizer="lbfgs")
     with pytest.raises(ValueError, match="train_labels"):
         linear_probe(x, y - 1, x, y, epochs=1)
 
 
-# ---- balanced subsets ---------------------------------------------------------------------------
+# ---- stratified subsets ---------------------------------------------------------------------------
 
-def test_balanced_subset():
+def test_stratified_subset():
     labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 5).flip(0)
-    idx = balanced_subset(labels, 0.1, seed=0)
+    idx = stratified_subset(labels, 0.1, seed=0)
     assert torch.bincount(labels[idx]).tolist() == [5, 3, 1]  # round(10%), at least one per class
     assert len(set(idx.tolist())) == len(idx) and torch.equal(idx, idx.sort().values)
-    assert torch.equal(idx, balanced_subset(labels, 0.1, seed=0))
-    assert not torch.equal(idx, balanced_subset(labels, 0.1, seed=1))
-    assert torch.equal(balanced_subset(labels, 1.0), torch.arange(len(labels)))
-    assert torch.bincount(labels[balanced_subset(labels, 0.01)]).tolist() == [1, 1, 1]
+    assert torch.equal(idx, stratified_subset(labels, 0.1, seed=0))
+    assert not torch.equal(idx, stratified_subset(labels, 0.1, seed=1))
+    assert torch.equal(stratified_subset(labels, 1.0), torch.arange(len(labels)))
+    assert torch.bincount(labels[stratified_subset(labels, 0.01)]).tolist() == [1, 1, 1]
     with_unlabelled = torch.cat([labels, torch.full((7,), -1)])  # -1 = unlabelled (STL-10)
-    assert torch.equal(balanced_subset(with_unlabelled, 1.0), torch.arange(len(labels)))
+    assert torch.equal(stratified_subset(with_unlabelled, 1.0), torch.arange(len(labels)))
     for bad in (0.0, -0.5, 1.5, float("nan"), "10%"):
         with pytest.raises(ValueError, match="fraction"):
-            balanced_subset(labels, bad)
+            stratified_subset(labels, bad)
 
 
 # ---- features, fine-tuning, transfer ------------------------------------------------------------
@@ -168,7 +163,9 @@ def test_finetune_runs_and_leaves_the_backbone_alone():
     before = {k: v.clone() for k, v in net.backbone.state_dict().items()}
     out = finetune(net.backbone, train, test, fraction=0.5, epochs=2, batch_size=4, lr=0.01)
     assert out["num_labelled"] == 8 and out["fraction"] == 0.5 and len(out["losses"]) == 2
-    assert 0 <= out["accuracy"] <= 100 and 0 <= out["train_accuracy"] <= 100
+    with torch.no_grad():  # the reported accuracy is the returned model's, computed independently here
+        mine = (out["model"].eval()(prepare(test.images)).argmax(1) == test.labels).float().mean().item()
+    assert out["accuracy"] == pytest.approx(100.0 * mine)
     assert all(torch.equal(v, net.backbone.state_dict()[k]) for k, v in before.items())
     assert net.backbone.training  # not switched to eval either
     tuned = out["model"][0].state_dict()
@@ -180,11 +177,14 @@ def test_finetune_runs_and_leaves_the_backbone_alone():
 def test_transfer_resizes_to_the_source_size():
     net = tiny_net()
     out = transfer(net, 32, tiny_data(n=12, size=16), tiny_data(n=8, size=16, seed=1), epochs=2, batch_size=4)
-    assert out["image_size"] == 32 and 0 <= out["accuracy"] <= 100
+    target_test = tiny_data(n=8, size=16, seed=1)
+    features, labels = extract_features(net, target_test, image_size=32)
+    mine = 100.0 * (out["classifier"](features).argmax(1) == labels).float().mean().item()
+    assert out["image_size"] == 32 and out["accuracy"] == pytest.approx(mine)
     assert out["classifier"].in_features == net.feature_dim and out["classifier"].out_features == 4
     tuned = finetune(net, tiny_data(n=8, size=16), tiny_data(n=4, size=16, seed=1), fraction=1.0, epochs=1,
                      batch_size=4, image_size=32)  # the fine-tuned variant of transfer
-    assert tuned["num_labelled"] == 8 and 0 <= tuned["accuracy"] <= 100
+    assert tuned["num_labelled"] == 8 and tuned["model"][1].out_features == 4
 
 
 # ---- scoring an encoder: features once, then the frozen-feature protocols ------------------------
@@ -194,21 +194,20 @@ def test_score_encoder_extracts_features_once_for_both_protocols(monkeypatch):
     calls = []
     real = ev.extract_features
     monkeypatch.setattr(ev, "extract_features", lambda *a, **k: calls.append(a[1].name) or real(*a, **k))
-    scores = score_encoder(net, train, test, k=5, temperature=0.2, linear_epochs=3, seed=1)
+    scores = score_encoder(net, train, test, knn=KNN(k=5, temperature=0.2), linear=LinearProbe(epochs=3, seed=1))
     assert len(calls) == 2 and set(scores) == {"knn", "linear"}  # one pass over train, one over test
     (f_train, y_train), (f_test, y_test) = real(net, train), real(net, test)
     assert scores["knn"] == knn_accuracy(f_train, y_train, f_test, y_test, k=5, temperature=0.2, num_classes=4)
     linear = linear_probe(f_train, y_train, f_test, y_test, epochs=3, seed=1, num_classes=4)
     assert scores["linear"] == linear["accuracy"]
-    assert score_encoder(net.backbone, train, test, ("knn",), k=5, temperature=0.2) == {"knn": scores["knn"]}
+    assert score_encoder(net.backbone, train, test, ("knn",), KNN(k=5, temperature=0.2)) == {"knn": scores["knn"]}
     calls.clear()
     assert score_encoder(net, train, test, ()) == {} and not calls
     with pytest.raises(ValueError, match="protocol"):
-        score_encoder(net, train, test, ("knn", "semi"))
+        score_encoder(net, train, test, ("knn", "finetune"))
 
 
 def test_raw_pixels_centre_on_the_training_mean_image():
-    from trimix.augment import prepare
     from trimix.evaluate import RawPixels
 
     images = torch.randint(0, 256, (300, 3, 8, 8), dtype=torch.uint8)

@@ -7,7 +7,7 @@ import torch
 
 from trimix import experiments as ex
 from trimix.config import Config, quick_config
-from trimix.data import make_shapes
+from trimix.shapes import make_shapes
 from trimix.train import CHECKPOINT_NAME, CheckpointError
 
 

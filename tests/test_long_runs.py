@@ -9,7 +9,8 @@ import torch
 from trimix import runs
 from trimix.__main__ import main
 from trimix.config import Config, quick_config
-from trimix.data import load_dataset, make_shapes
+from trimix.data import load_dataset
+from trimix.shapes import make_shapes
 from trimix.train import CHECKPOINT_NAME, load_checkpoint, pretrain
 
 TINY = ["--dataset", "shapes", "--width", "4", "--proj-hidden", "32", "--proj-dim", "32", "--batch-size", "16",

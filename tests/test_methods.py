@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from trimix import BYOL, METHODS, BarlowTwins, SimCLR, SSLNet, TriMix, VICReg, build_method
+from trimix import BYOL, METHODS, BarlowTwins, SimCLR, SSLNet, TriMix, VICReg, method_class
 from trimix.config import quick_config
 from trimix.losses import barlow_twins_loss, self_consistency_loss, virtual_embedding_loss
 from trimix.methods import cosine_momentum
@@ -144,10 +144,10 @@ def test_every_method_is_built_from_the_registry_with_its_config_fields():
                      "vicreg": {"vicreg"}}
 
 
-def test_build_method_and_bad_options():
-    assert isinstance(build_method("Barlow-Twins", small_net()), BarlowTwins)
+def test_method_class_and_bad_options():
+    assert isinstance(method_class("Barlow-Twins")(small_net()), BarlowTwins)
     with pytest.raises(ValueError, match="known methods"):
-        build_method("moco", small_net())
+        method_class("moco")
     with pytest.raises(ValueError, match="vrt_on"):
         TriMix(small_net(), vrt_on="x")
     with pytest.raises(ValueError, match="tau"):

@@ -9,7 +9,8 @@ import torch
 
 from trimix import config as config_module
 from trimix.__main__ import _config_from_args, main, make_parser
-from trimix.benchmark import PEAK_TFLOPS, report
+from trimix.benchmark import report
+from trimix.projection import PEAK_TFLOPS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,13 +7,13 @@ import trimix.train as train
 from trimix import distributed
 from trimix.augment import two_views
 from trimix.config import quick_config
-from trimix.data import make_shapes
+from trimix.shapes import make_shapes
 from trimix.train import (
     CheckpointError,
     NonFiniteLossError,
-    build_model,
+    build_method,
     load_checkpoint,
-    model_from_checkpoint,
+    method_from_checkpoint,
     pretrain,
 )
 
@@ -97,7 +97,7 @@ def test_history_has_every_part_and_training_lowers_the_loss(tmp_path, tiny_data
     assert len(h["total"]) == len(h["step"]) == 6 and h["step"][-1] == 18
     # per-step losses are noisy (new views and a new lambda each step): compare on one fixed batch instead
     x1, x2 = two_views(tiny_data.images, generator=torch.Generator().manual_seed(0))
-    before, _ = build_model(config, 32).loss(x1, x2, lam=0.3)
+    before, _ = build_method(config, 32).loss(x1, x2, lam=0.3)
     after, _ = result.method.loss(x1, x2, lam=0.3)
     assert after.item() < before.item()
 
@@ -107,7 +107,7 @@ def test_checkpoint_is_complete_and_rebuilds_the_model(tmp_path, tiny_data):
     assert not list(tmp_path.glob("*.tmp"))
     state = load_checkpoint(tmp_path)
     assert {"model", "optimizer", "history", "config", "random_per_process", "step", "device_type"} <= set(state)
-    method, config, _ = model_from_checkpoint(tmp_path / "checkpoint.pt")
+    method, config, _ = method_from_checkpoint(tmp_path / "checkpoint.pt")
     x = tiny_data.images[:4].float() / 255
     method.eval(), result.method.eval()
     torch.testing.assert_close(method.net(x)[1], result.method.net(x)[1])
@@ -200,6 +200,6 @@ def test_compile_switch_compiles_the_network_in_place_and_adam_is_fused_only_on_
     config = quick_config(width=4, proj_hidden=32, proj_dim=32, compile=True, device="cpu")
     method, opt, _, _ = train.setup_training(config, 32, torch.device("cpu"))
     assert method.net._compiled_call_impl is not None  # nn.Module.compile: compiled on the first call
-    assert build_model(config.replace(compile=False), 32).net._compiled_call_impl is None
-    assert method.state_dict().keys() == build_model(config, 32).state_dict().keys()  # checkpoints keep names
+    assert build_method(config.replace(compile=False), 32).net._compiled_call_impl is None
+    assert method.state_dict().keys() == build_method(config, 32).state_dict().keys()  # checkpoints keep names
     assert not opt.defaults["fused"]

@@ -12,7 +12,9 @@ from trimix.config import (
     quick_requested,
 )
 from trimix.augment import augment_batch, prepare, two_views
-from trimix.data import DATASETS, ImageData, load_dataset, make_shapes
+from trimix.data import DATASETS, load_dataset
+from trimix.imagedata import ImageData
+from trimix.shapes import make_shapes
 from trimix.evaluate import extract_features, knn_accuracy, linear_probe, score_encoder
 from trimix.losses import (
     barlow_twins_loss,
@@ -25,7 +27,7 @@ from trimix.losses import (
     virtual_embedding_loss,
 )
 from trimix.baseline_losses import byol_loss, simclr_loss, vicreg_loss
-from trimix.methods import BYOL, METHODS, BarlowTwins, SimCLR, SSLMethod, TriMix, VICReg, build_method
+from trimix.methods import BYOL, METHODS, BarlowTwins, SimCLR, SSLMethod, TriMix, VICReg, method_class
 from trimix.mixing import (
     flip,
     ground_truth_matrix,
@@ -38,7 +40,7 @@ from trimix.mixing import (
 from trimix.models import SSLNet, projector, resnet18_backbone
 from trimix.notebook import use_drive
 from trimix.standardize import batch_standardize, feature_standardize
-from trimix.train import model_from_checkpoint, pretrain
+from trimix.train import build_method, method_from_checkpoint, pretrain
 
 # viz, widgets, experiments, checks and assignments are submodules: `from trimix import viz, widgets`.
 

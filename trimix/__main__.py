@@ -8,76 +8,42 @@ next to the checkpoint. ``torchrun --nproc_per_node=N -m trimix pretrain ...`` t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from trimix import protocols
 from trimix.config import QUICK_OVERRIDES, Config, default_config, quick_requested, use_default_threads
-from trimix.data import DATASETS, load_dataset
+from trimix.data import DATASETS, load_dataset, pretrain_split
 from trimix.methods import METHODS
-
-# Command-line option -> Config field, with the help a student reads.
-PRETRAIN_OPTIONS = {
-    "method": f"self-supervised method: {', '.join(sorted(METHODS))}",
-    "dataset": f"dataset: {', '.join(DATASETS)}, or folder:PATH",
-    "root": "folder where datasets are stored / downloaded",
-    "epochs": "pretraining epochs (paper: 200)",
-    "batch_size": "images per step (paper: 256)",
-    "lr": "Adam learning rate (paper: 1e-3)",
-    "weight_decay": "Adam weight decay (paper: 1e-6)",
-    "max_steps": "stop after this many steps (for quick tries)",
-    "alpha": "weight of the redundancy term in Barlow Twins (paper: 5e-3)",
-    "beta": "weight of the virtual embeddings loss (paper: 1000)",
-    "gamma": "weight of the self-consistency loss (paper: 200)",
-    "tau": "softmax temperature of the predicted matrix (paper: 2)",
-    "simclr_temperature": "SimCLR: NT-Xent temperature (solo-learn CIFAR: 0.2)",
-    "byol_momentum": "BYOL: starting momentum of the target, raised to 1 by a cosine schedule (0.99)",
-    "byol_predictor_hidden": "BYOL: hidden size of the predictor MLP (BYOL paper: 4096)",
-    "vicreg_sim_coeff": "VICReg: weight of the invariance (MSE) term (VICReg paper: 25)",
-    "vicreg_std_coeff": "VICReg: weight of the variance term (25)",
-    "vicreg_cov_coeff": "VICReg: weight of the covariance term (1)",
-    "width": "channels of ResNet-18's first stage (64 = the real ResNet-18)",
-    "proj_hidden": "projector hidden size (paper: 1024)",
-    "proj_dim": "projector output size D (paper: 1024)",
-    "precision": "auto, bf16, fp16 or fp32; auto: bf16 on GPUs of compute capability 8.0+, fp16 with a gradient "
-                 "scaler below (Colab's T4), fp32 on the CPU",
-    "seed": "random seed (CPU runs repeat exactly; GPU runs with --deterministic)",
-    "device": "auto, cpu, cuda or cuda:N",
-    "log_every": "record the loss parts every N steps",
-    "checkpoint_every": "write a checkpoint every N epochs",
-    "checkpoint_minutes": "also write one every M minutes, so a lost session loses little (0: off)",
-    "out_dir": "where the checkpoint and results.json go",
-}
-
 
 def _config_from_args(args: argparse.Namespace) -> Config:
     quick = args.quick or quick_requested()
-    given = {name: getattr(args, name) for name in PRETRAIN_OPTIONS if getattr(args, name) is not None}
-    for flag in ("download", "compile", "gather", "deterministic"):
-        if getattr(args, flag):
-            given[flag] = True
-    # --sync-bn follows --gather unless given: with both, N processes compute what one does at batch B
-    given["sync_bn"] = args.gather if args.sync_bn is None else args.sync_bn
+    given = {f.name: getattr(args, f.name) for f in _cli_fields() if getattr(args, f.name) is not None}
+    if "sync_bn" not in given:  # --sync-bn follows --gather: with both, N processes compute what one does at batch B
+        given["sync_bn"] = bool(given.get("gather"))
     return default_config(quick=quick, **given)
 
 
+def _cli_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(Config) if f.metadata["cli"]]
+
+
 def _add_pretrain_options(p: argparse.ArgumentParser) -> None:
-    defaults = Config()
-    for name, help_text in PRETRAIN_OPTIONS.items():
-        default = getattr(defaults, name)
-        kind = int if name == "max_steps" else type(default)
-        quick = f", quick: {QUICK_OVERRIDES[name]}" if name in QUICK_OVERRIDES else ""
-        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
-                       help=f"{help_text} [default: {default}{quick}]")
+    """One option per field of ``Config`` (its help and defaults come from there), and ``--quick``."""
+    defaults, names = Config(), {"methods": ", ".join(sorted(METHODS)), "datasets": ", ".join(DATASETS)}
+    for f in _cli_fields():
+        default = getattr(defaults, f.name)
+        quick = f", quick: {QUICK_OVERRIDES[f.name]}" if f.name in QUICK_OVERRIDES else ""
+        help_text = f"{f.metadata['help'].format(**names)} [default: {default}{quick}]"
+        if isinstance(default, bool):  # --flag / --no-flag
+            p.add_argument("--" + f.name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None,
+                           help=help_text)
+        else:
+            p.add_argument("--" + f.name.replace("_", "-"), type=f.metadata["type"] or type(default), default=None,
+                           help=help_text)
     p.add_argument("--quick", action="store_true", help="CPU-sized run on the built-in dataset (also TRIMIX_QUICK=1)")
-    p.add_argument("--download", action="store_true", help="download the dataset into --root if it is missing")
-    p.add_argument("--compile", action="store_true", help="compile the network with torch.compile (see bench train)")
-    p.add_argument("--deterministic", action="store_true",
-                   help="bit-identical GPU runs and resumes: deterministic kernels, no cuDNN autotuning (slower)")
-    p.add_argument("--gather", action="store_true",
-                   help="under torchrun: the loss sees the global batch, not each process's shard (trimix.distributed)")
-    p.add_argument("--sync-bn", action=argparse.BooleanOptionalAction, default=None,
-                   help="under torchrun: BatchNorm uses the global batch's statistics [default: on with --gather]")
 
 
 def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
@@ -141,13 +107,13 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from trimix.evaluate import RawPixels, score_encoder
     from trimix.device import describe as describe_device
     from trimix.device import resolve_device
-    from trimix.train import build_model, pretrain
+    from trimix.train import build_method, pretrain
 
     config = _config_from_args(args)
     procs = distributed.setup(resolve_device(config.device))  # under torchrun: join before loading the data
     try:
         with distributed.main_first(procs):  # rank 0 downloads; the others then read what it wrote
-            train = load_dataset(config.dataset, "train", root=config.root,
+            train = load_dataset(config.dataset, pretrain_split(config.dataset), root=config.root,
                                  download=config.download and procs.is_main)  # decoded once
         config = _fit_epochs_to_max_steps(config, len(train), epochs_given=args.epochs is not None)
         if procs.is_main:
@@ -166,15 +132,17 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             ("final loss", f"{results['final_loss'].get('total', float('nan')):.4g}")]
     if not args.no_eval:
         test = load_dataset(config.dataset, "test", root=config.root)
+        if pretrain_split(config.dataset) != "train":  # STL-10: scored with its labelled training images
+            train = load_dataset(config.dataset, "train", root=config.root)
         device = distributed.process_device(resolve_device(config.device))
         # Two yardsticks: the same network untrained (same initialisation), and the pixels themselves
         # (flattened, centred): a gap over both is learning, not an easy dataset.
         encoders = {"trained": ("trained encoder", result.method.net),
-                    "random": ("random encoder", build_model(config, train.image_size).net)}
+                    "random": ("random encoder", build_method(config, train.image_size).net)}
         if train.images.numel() <= RAW_PIXELS_MAX:  # CIFAR-10's 50,000 x 3,072 pixels fit; Tiny ImageNet's not
             encoders["raw_pixels"] = ("raw pixels", RawPixels(train.images))
         for key, (name, net) in encoders.items():
-            acc = score_encoder(net, train, test, ("knn",), k=args.knn_k, temperature=args.knn_t,
+            acc = score_encoder(net, train, test, ("knn",), knn=protocols.from_options(args, "knn"),
                                 device=device)["knn"]
             results[f"knn_{key}"] = acc
             rows.append((f"kNN accuracy, {name}", f"{acc:.2f} %"))
@@ -184,39 +152,39 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from trimix import evaluate as ev
     from trimix.device import resolve_device
-    from trimix.train import build_model, model_from_checkpoint
+    from trimix.evaluate import FROZEN_PROTOCOLS, score_encoder
+    from trimix.finetune import finetune, transfer
+    from trimix.train import build_method, method_from_checkpoint
 
     device = resolve_device(args.device)
-    method, config, state = model_from_checkpoint(args.checkpoint, map_location=device)
-    dataset = args.dataset or config.dataset
-    train = load_dataset(dataset, "train", root=args.root or config.root, download=args.download)
-    test = load_dataset(dataset, "test", root=args.root or config.root, download=args.download)
+    method, config, state = method_from_checkpoint(args.checkpoint, map_location=device)
+    dataset, root = args.dataset or config.dataset, args.root or config.root
+    train = load_dataset(dataset, "train", root=root, download=args.download)
+    test = load_dataset(dataset, "test", root=root, download=args.download)
+    knn, linear, tune = (protocols.from_options(args, name) for name in ("knn", "linear", "finetune"))
     encoders = {"trained": method.net.backbone}
     if args.random_baseline:
-        encoders["random"] = build_model(config, state["image_size"]).net.backbone
-    results: dict = {"checkpoint": str(args.checkpoint), "dataset": dataset}
+        encoders["random"] = build_method(config, state["image_size"]).net.backbone
+    results: dict = {"checkpoint": str(args.checkpoint), "dataset": dataset,
+                     "protocols": {p: protocols.key(v) for p, v in (("knn", knn), ("linear", linear), ("finetune", tune))}}
     rows = []
-    frozen = [p for p in args.protocols if p in ev.PROTOCOLS]  # kNN and linear share one feature extraction
-    described = {"knn": f"kNN (k={args.k}, T={args.temperature})",
-                 "linear": f"linear probe ({args.linear_epochs} epochs)"}
+    frozen = [p for p in args.protocols if p in FROZEN_PROTOCOLS]  # kNN and linear share one feature extraction
+    described = {"knn": protocols.describe(knn), "linear": protocols.describe(linear)}
     for name, backbone in encoders.items():
         backbone = backbone.to(device)
-        scores = ev.score_encoder(backbone, train, test, frozen, k=args.k, temperature=args.temperature,
-                                  linear_epochs=args.linear_epochs, device=device)
-        for protocol, acc in scores.items():
+        for protocol, acc in score_encoder(backbone, train, test, frozen, knn, linear, device=device).items():
             results[f"{name}/{protocol}"] = acc
             rows.append((f"{name}: {described[protocol]}", f"{acc:.2f} %"))
-        if "semi" in args.protocols:
+        if "finetune" in args.protocols:
             for fraction in args.fractions:
-                out = ev.finetune(backbone, train, test, fraction=fraction, epochs=args.finetune_epochs, device=device)
-                results[f"{name}/semi_{fraction:g}"] = out["accuracy"]
-                rows.append((f"{name}: fine-tuned on {fraction:.0%} labels", f"{out['accuracy']:.2f} %"))
+                out = finetune(backbone, train, test, fraction, **dataclasses.asdict(tune), device=device)
+                results[f"{name}/finetune_{fraction:g}"] = out["accuracy"]
+                rows.append((f"{name}: fine-tuned on {fraction:.0%} of the labels", f"{out['accuracy']:.2f} %"))
         for target in args.transfer:
-            t_train = load_dataset(target, "train", root=args.root or config.root, download=args.download)
-            t_test = load_dataset(target, "test", root=args.root or config.root, download=args.download)
-            out = ev.transfer(backbone, state["image_size"], t_train, t_test, epochs=args.linear_epochs, device=device)
+            t_train = load_dataset(target, "train", root=root, download=args.download)
+            t_test = load_dataset(target, "test", root=root, download=args.download)
+            out = transfer(backbone, state["image_size"], t_train, t_test, **dataclasses.asdict(linear), device=device)
             results[f"{name}/transfer_{target}"] = out["accuracy"]
             rows.append((f"{name}: transfer to {target}", f"{out['accuracy']:.2f} %"))
     _print_table(f"evaluation of {args.checkpoint} on {dataset}", rows)
@@ -236,23 +204,21 @@ def make_parser() -> argparse.ArgumentParser:
                    help="start a run projected to take over an hour without asking (not quick mode: steps are timed first)")
     p.add_argument("--no-eval", action="store_true", help="skip the kNN evaluation after pretraining")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--knn-k", type=int, default=200, help="neighbours for the kNN evaluation")
-    p.add_argument("--knn-t", type=float, default=0.1, help="temperature of the weighted kNN vote")
+    protocols.add_options(p, "knn")  # the kNN evaluation after pretraining
     p.set_defaults(func=cmd_pretrain)
 
     e = sub.add_parser("evaluate", help="evaluate a pretrained checkpoint (kNN, linear, semi-supervised, transfer)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("checkpoint", help="a checkpoint.pt written by pretrain, or its folder")
-    e.add_argument("--protocols", nargs="+", default=["knn", "linear"], choices=["knn", "linear", "semi"],
-                   help="which protocols to run (transfer is --transfer)")
+    e.add_argument("--protocols", nargs="+", default=["knn", "linear"], choices=["knn", "linear", "finetune"],
+                   help="which protocols to run (finetune: Tables II, IV; transfer is --transfer)")
     e.add_argument("--dataset", default=None, help="dataset to evaluate on [default: the pretraining dataset]")
     e.add_argument("--root", default=None, help="dataset folder [default: the pretraining one]")
     e.add_argument("--download", action="store_true", help="download missing datasets")
-    e.add_argument("--k", type=int, default=200, help="kNN neighbours")
-    e.add_argument("--temperature", type=float, default=0.1, help="kNN vote temperature")
-    e.add_argument("--linear-epochs", type=int, default=100, help="epochs of the linear probe (paper: 100)")
-    e.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0], help="labelled fractions for semi")
-    e.add_argument("--finetune-epochs", type=int, default=100, help="fine-tuning epochs for semi (paper: 100)")
+    e.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.1, 1.0],
+                   help="labelled fractions for finetune")
+    for name in protocols.PROTOCOLS:  # --knn-k, --linear-epochs, --finetune-epochs, ...: trimix.protocols
+        protocols.add_options(e, name)
     e.add_argument("--transfer", nargs="*", default=[], help="datasets to transfer to with a linear probe (Table V)")
     e.add_argument("--random-baseline", action="store_true", help="also score a random encoder of the same shape")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

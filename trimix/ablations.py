@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 from trimix.config import Config
-from trimix.data import ImageData
+from trimix.imagedata import ImageData
 from trimix.evaluate import score_encoder
+from trimix.protocols import KNN, LinearProbe
 from trimix.device import resolve_device
-from trimix.train import build_model, pretrain
+from trimix.train import build_method, pretrain
 
 TABLE_VI_VARIANTS: dict[str, dict] = {
     "Barlow Twins": {"method": "barlow_twins"},
@@ -60,11 +61,11 @@ def run_variants(base_config: Config, variants: dict[str, dict], train_data: Ima
     protocols = ("knn", "linear") if linear_epochs else ("knn",)
 
     def score(net) -> dict:
-        return score_encoder(net, train_data, test_data, protocols, k=knn_k, linear_epochs=linear_epochs)
+        return score_encoder(net, train_data, test_data, protocols, KNN(k=knn_k), LinearProbe(epochs=max(1, linear_epochs)))
 
     rows = []
     if random_baseline:
-        net = build_model(base_config, train_data.image_size).net.to(resolve_device(base_config.device))
+        net = build_method(base_config, train_data.image_size).net.to(resolve_device(base_config.device))
         rows.append({"variant": "random encoder (no training)", "changes": "-", "steps": 0, "seconds": 0.0,
                      **score(net), "config": base_config})
     for i, (name, changes) in enumerate(variants.items(), 1):

@@ -17,10 +17,8 @@ CIFAR-10 (50,000 images); the FLOPs of a step and, on a GPU, the fraction of the
 projected time of the paper's 200 epochs on a T4 (fp16, Colab's free GPU), an A100 and an H100, from the
 FLOPs of a paper-size step and an assumed fraction of peak (``projection``).
 
-FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` over one forward and backward of the
-method's loss: convolutions and matrix products, where a ResNet's arithmetic is; augmentation, BatchNorm,
-elementwise ops and the optimizer are not counted. The peak comes from ``PEAK_TFLOPS`` (data sheets,
-dense bf16) or, for a card not listed, from a large bf16 matrix product timed here (marked "measured").
+FLOPs and peaks come from ``trimix.projection`` (FLOPs counted on the meta device; the peak from its
+data-sheet table, or for a card not listed from a large bf16 matrix product timed here, marked "measured").
 Each measurement is repeated ``--rounds`` times, the paths alternating; the table shows medians.
 """
 from __future__ import annotations
@@ -35,73 +33,15 @@ from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
-from torch.utils.flop_counter import FlopCounterMode
 
 from trimix.augment import TwoViewDataset
 from trimix.config import Config, paper_config, quick_config
-from trimix.data import ImageData, load_dataset
+from trimix.data import load_dataset
+from trimix.imagedata import ImageData
 from trimix.methods import METHODS
 from trimix.device import resolve_device
-from trimix.train import build_model, make_views, setup_training, train_step
-
-CIFAR10_TRAIN_IMAGES = 50_000
-PAPER_EPOCHS = 200
-# Dense (not sparse) bf16 tensor-core peak, TFLOP/s, from NVIDIA's data sheets (fp16 for T4 and V100, which
-# have no bf16). Matched in this order against torch.cuda.get_device_name(), so specific names come first.
-PEAK_TFLOPS: list[tuple[str, float]] = [
-    ("H200", 989.0), ("H100 NVL", 835.0), ("H100 PCIe", 756.0), ("H100", 989.0), ("GH200", 989.0),
-    ("A100", 312.0), ("L40S", 362.0), ("L40", 181.0), ("L4", 121.0), ("RTX A6000", 155.0),
-    ("RTX 4090", 165.0), ("A10", 125.0), ("V100", 125.0), ("T4", 65.0),
-]
-
-
-# The projection of 200 epochs at the paper's size onto the cards people train on (dense fp16/bf16 peaks, as
-# PEAK_TFLOPS). ASSUMED_MFU is an assumption, not a measurement: a V100 trains ResNet-50 with AMP at about
-# 1,150 images/s (batch 128, channels_last; a public measurement), about 23 % of its peak; a 32-pixel ResNet-18
-# has smaller convolutions, and augmentation, BatchNorm and Adam (not counted) add time, so we assume less.
-# On the fastest cards a batch of 256 small images is bound by kernel launches as well, so their figures are
-# the least certain (a lower bound on the time). bench/gpu_check.sh prints the MFU measured on a lent GPU.
-PROJECTED_CARDS: list[tuple[str, float]] = [("T4 fp16", 65.0), ("A100 bf16", 312.0), ("H100 bf16", 989.0)]
-ASSUMED_MFU = 0.15
-
-
-def paper_step_flops(method: str) -> int:
-    """FLOPs of one training step of ``method`` at the paper's size (ResNet-18, batch 256, 32 px, projector
-    3 x 1024), counted on the meta device: shapes only, so it takes seconds on any machine."""
-    config = paper_config(method=method)
-    with torch.device("meta"):
-        net = build_model(config, 32)
-        x = torch.empty(config.batch_size, 3, 32, 32)
-    with FlopCounterMode(display=False) as counter:
-        total, _ = net(x, x)
-        total.backward()
-    return counter.get_total_flops()
-
-
-def projection(methods: list[str]) -> str:
-    """200 epochs of CIFAR-10 at the paper's size on each of PROJECTED_CARDS, at ASSUMED_MFU, as text."""
-    steps = PAPER_EPOCHS * (CIFAR10_TRAIN_IMAGES // paper_config().batch_size)
-    head = f"{'method':<13} {'TFLOP/step':>10} " + " ".join(f"{card:>10}" for card, _ in PROJECTED_CARDS)
-    lines = [f"projected 200 epochs of CIFAR-10 at the paper's size ({steps:,} steps), from each step's FLOPs at "
-             f"{ASSUMED_MFU:.0%} of the card's dense fp16/bf16 peak (an assumption: see ASSUMED_MFU)",
-             head, "-" * len(head)]
-    for name in methods:
-        flops = paper_step_flops(name)
-        hours = [steps * flops / (tflops * 1e12 * ASSUMED_MFU) / 3600 for _, tflops in PROJECTED_CARDS]
-        lines.append(f"{name:<13} {flops / 1e12:>10.2f} " + " ".join(f"{h:>9.1f}h" for h in hours))
-    return "\n".join(lines)
-
-
-def peak_flops(device: torch.device) -> tuple[float, str]:
-    """(peak FLOP/s, where it comes from) for a CUDA ``device``: the data-sheet table, else measured."""
-    name = torch.cuda.get_device_name(device)
-    for key, tflops in PEAK_TFLOPS:
-        if key in name:
-            return tflops * 1e12, f"{name}, data sheet {tflops:g} TFLOP/s bf16"
-    a = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
-    seconds = time_per_call(lambda: a @ a, steps=10, warmup=2, device=device)
-    return 2 * 8192**3 / seconds, f"{name} (not in PEAK_TFLOPS), measured bf16 matmul"
-
+from trimix.projection import CIFAR10_TRAIN_IMAGES, PAPER_EPOCHS, peak_flops, projection, step_flops
+from trimix.train import make_views, setup_training, train_step
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -118,16 +58,6 @@ def time_per_call(fn: Callable[[], object], steps: int, warmup: int, device: tor
         fn()
     sync(device)
     return (time.perf_counter() - start) / steps
-
-
-def count_flops(config: Config, x1: torch.Tensor, x2: torch.Tensor, amp: torch.dtype | None) -> int:
-    """FLOPs of one forward and backward of ``config.method``'s loss on (x1, x2), on a fresh network."""
-    method = build_model(config, x1.shape[-1]).to(x1.device)
-    with FlopCounterMode(display=False) as counter:
-        with torch.autocast(x1.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            total, _ = method(x1, x2)
-        total.backward()
-    return counter.get_total_flops()
 
 
 class PlainPath:
@@ -172,7 +102,7 @@ def measure(config: Config, data: ImageData, methods: list[str], steps: int, war
     for name in methods:
         cfg = config.replace(method=name)
         method, opt, amp, scaler = setup_training(cfg, data.image_size, device)
-        flops[name] = count_flops(cfg, x1, x2, amp)
+        flops[name] = step_flops(cfg, data.image_size)
         start = time.perf_counter()
         total, _ = train_step(method, opt, x1, x2, amp, scaler)  # the first call: compiles with --compile
         first_loss[name] = float(total)  # the same weights, views and lambda with and without --compile

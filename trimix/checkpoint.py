@@ -23,16 +23,9 @@ import torch
 from torch import nn
 
 from trimix import distributed
-from trimix.config import Config
+from trimix.config import Config, must_match_fields
 
 CHECKPOINT_NAME = "checkpoint.pt"
-# Config fields that must match for a checkpoint to be resumed (epochs, max_steps, logging may change).
-RESUME_MUST_MATCH = (
-    "method", "dataset", "width", "proj_hidden", "proj_dim", "proj_layers", "batch_size", "lr",
-    "weight_decay", "alpha", "beta", "gamma", "tau", "feature_norm", "vrt_on", "con_on", "seed",
-    "simclr_temperature", "byol_momentum", "byol_predictor_hidden", "vicreg_sim_coeff", "vicreg_std_coeff",
-    "vicreg_cov_coeff", "gather", "sync_bn",
-)
 
 
 class CheckpointError(RuntimeError):
@@ -68,9 +61,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def check_resumable(state: dict, config: Config, world_size: int, path: Path) -> None:
-    """Refuse to resume ``state`` under a ``config`` (or a number of processes) that changes the run."""
+    """Refuse to resume ``state`` under a ``config`` (or a number of processes) that changes the run: every
+    field of ``must_match_fields()`` must agree (epochs, max_steps, logging, precision may change)."""
     saved, defaults = state["config"], Config()  # a field newer than the checkpoint was at its default there
-    for name in RESUME_MUST_MATCH:
+    for name in must_match_fields():
         was = saved.get(name, getattr(defaults, name))
         if was != getattr(config, name):
             raise CheckpointError(

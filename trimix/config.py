@@ -15,7 +15,7 @@ ALPHA = 5e-3
 BETA = 1000.0
 GAMMA = 200.0
 TAU = 2.0
-# The baselines' own settings (DESIGN.md section 9). Everything else (encoder, projector, views, Adam,
+# The baselines' own settings (docs/design.md, the baselines). Everything else (encoder, projector, views, Adam,
 # lr, weight decay, batch) is TriMix's, so that a table compares objectives only.
 SIMCLR_TEMPERATURE = 0.2  # solo-learn, scripts/pretrain/cifar/simclr.yaml (temperature: 0.2)
 BYOL_MOMENTUM = 0.99  # solo-learn, scripts/pretrain/cifar/byol.yaml (base_tau 0.99 -> final_tau 1.0)
@@ -25,54 +25,79 @@ VICREG_STD_COEFF = 25.0
 VICREG_COV_COEFF = 1.0
 
 
+def option(default, help: str, *, must_match: bool = False, cli: bool = True, type: type | None = None):
+    """A field of ``Config``: its default, the help of its command-line option (``--name-with-dashes``, made
+    by ``trimix.__main__`` from these fields), and whether a checkpoint made with another value may be
+    resumed (``must_match``: it may not, the value changes what the run computes; ``must_match_fields``)."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "must_match": must_match, "cli": cli, "type": type})
+
+
 @dataclass
 class Config:
+    """Everything a pretraining run depends on, with the paper's values as defaults (section IV-A).
+
+    This is the one list of the settings: the CLI's options, the resume check and the commands the reports
+    print are all made from these fields and their metadata (``option``).
+    """
     # what to train on
-    method: str = "trimix"
-    dataset: str = "cifar10"
-    root: str = "data"
-    download: bool = False
+    method: str = option("trimix", "self-supervised method: {methods}", must_match=True)
+    dataset: str = option("cifar10", "dataset: {datasets}, or folder:PATH", must_match=True)
+    root: str = option("data", "folder where datasets are stored / downloaded")
+    download: bool = option(False, "download the dataset into --root if it is missing")
     # network (ResNet-18, 512-d features; projector 3 x 1024)
-    width: int = 64
-    proj_hidden: int = 1024
-    proj_dim: int = 1024
-    proj_layers: int = 3
+    width: int = option(64, "channels of ResNet-18's first stage (64 = the real ResNet-18)", must_match=True)
+    proj_hidden: int = option(1024, "projector hidden size (paper: 1024)", must_match=True)
+    proj_dim: int = option(1024, "projector output size D (paper: 1024)", must_match=True)
+    proj_layers: int = option(3, "projector linear layers (paper: 3)", must_match=True)
     # optimisation (Adam, lr 1e-3, wd 1e-6, batch 256, 200 epochs)
-    epochs: int = 200
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-6
-    max_steps: int | None = None  # stop early after this many steps (quick runs, benchmarks)
+    epochs: int = option(200, "pretraining epochs (paper: 200)")
+    batch_size: int = option(256, "images per step, over all processes (paper: 256)", must_match=True)
+    lr: float = option(1e-3, "Adam learning rate (paper: 1e-3)", must_match=True)
+    weight_decay: float = option(1e-6, "Adam weight decay (paper: 1e-6)", must_match=True)
+    max_steps: int | None = option(None, "stop after this many steps (quick tries); schedules still span --epochs",
+                                   type=int)
     # objective (alpha, beta, gamma, tau)
-    alpha: float = ALPHA
-    beta: float = BETA
-    gamma: float = GAMMA
-    tau: float = TAU
-    feature_norm: bool = True
-    vrt_on: str = "z"
-    con_on: str = "z"
+    alpha: float = option(ALPHA, "weight of the redundancy term in Barlow Twins (paper: 5e-3)", must_match=True)
+    beta: float = option(BETA, "weight of the virtual embeddings loss (paper: 1000)", must_match=True)
+    gamma: float = option(GAMMA, "weight of the self-consistency loss (paper: 200)", must_match=True)
+    tau: float = option(TAU, "softmax temperature of the predicted matrix (paper: 2)", must_match=True)
+    feature_norm: bool = option(True, "standardise the virtual embeddings along the features too (Table VI)",
+                                must_match=True)
+    vrt_on: str = option("z", "L_vrt on the embeddings z (paper) or the backbone features y (Table VII)",
+                         must_match=True)
+    con_on: str = option("z", "L_con on the embeddings z (paper) or the backbone features y (Table VII)",
+                         must_match=True)
     # the baselines' own settings (sources beside the constants above)
-    simclr_temperature: float = SIMCLR_TEMPERATURE
-    byol_momentum: float = BYOL_MOMENTUM  # the start of the cosine schedule to 1
-    byol_predictor_hidden: int = BYOL_PREDICTOR_HIDDEN  # 4096 at paper scale; smaller nets want a smaller one
-    vicreg_sim_coeff: float = VICREG_SIM_COEFF
-    vicreg_std_coeff: float = VICREG_STD_COEFF
-    vicreg_cov_coeff: float = VICREG_COV_COEFF
-    # speed and scale (trimix.train, trimix.distributed)
-    compile: bool = False  # torch.compile the network; off until measured to help (python -m trimix bench train)
-    precision: str = "auto"  # auto, bf16, fp16 or fp32; auto: bf16 on compute capability 8.0+, fp16 below, fp32 on CPU
-    deterministic: bool = False  # bit-identical GPU runs (deterministic kernels, no cuDNN autotuning): slower
-    gather: bool = False  # several processes: the loss sees the global batch, not each process's shard
-    sync_bn: bool = False  # several processes: BatchNorm sees the global batch too (the CLI's --gather turns it on)
+    simclr_temperature: float = option(SIMCLR_TEMPERATURE, "SimCLR: NT-Xent temperature (solo-learn CIFAR: 0.2)",
+                                       must_match=True)
+    byol_momentum: float = option(BYOL_MOMENTUM, "BYOL: starting momentum of the target, raised to 1 by a cosine "
+                                  "schedule (0.99)", must_match=True)
+    byol_predictor_hidden: int = option(BYOL_PREDICTOR_HIDDEN, "BYOL: hidden size of the predictor MLP (BYOL paper: "
+                                        "4096; smaller networks want a smaller one)", must_match=True)
+    vicreg_sim_coeff: float = option(VICREG_SIM_COEFF, "VICReg: weight of the invariance (MSE) term (VICReg paper: 25)",
+                                     must_match=True)
+    vicreg_std_coeff: float = option(VICREG_STD_COEFF, "VICReg: weight of the variance term (25)", must_match=True)
+    vicreg_cov_coeff: float = option(VICREG_COV_COEFF, "VICReg: weight of the covariance term (1)", must_match=True)
+    # speed and scale (trimix.train, trimix.device, trimix.distributed)
+    compile: bool = option(False, "compile the network with torch.compile (off until measured to help: "
+                           "python -m trimix bench train --compile)")
+    precision: str = option("auto", "auto, bf16, fp16 or fp32; auto: bf16 on GPUs of compute capability 8.0+, fp16 "
+                            "with a gradient scaler below (Colab's T4), fp32 on the CPU")
+    deterministic: bool = option(False, "bit-identical GPU runs and resumes: deterministic kernels, no cuDNN "
+                                 "autotuning (slower)")
+    gather: bool = option(False, "under torchrun: the loss sees the global batch, not each process's shard "
+                          "(trimix.distributed)", must_match=True)
+    sync_bn: bool = option(False, "under torchrun: BatchNorm uses the global batch's statistics [the CLI turns it "
+                           "on with --gather]", must_match=True)
     # bookkeeping
-    seed: int = 0
-    device: str = "auto"  # "auto" = cuda when available, else cpu
-    num_workers: int = 2
-    log_every: int = 10
-    checkpoint_every: int = 10  # epochs
-    checkpoint_minutes: float = 5.0  # also write one when this many minutes passed since the last (0: off)
-    out_dir: str = "runs/default"
-    quick: bool = False
+    seed: int = option(0, "random seed (CPU runs repeat exactly; GPU runs with --deterministic)", must_match=True)
+    device: str = option("auto", "auto (cuda when available, else cpu), cpu, cuda or cuda:N")
+    log_every: int = option(10, "record the loss parts every N steps")
+    checkpoint_every: int = option(10, "write a checkpoint every N epochs")
+    checkpoint_minutes: float = option(5.0, "also write one every M minutes, so a lost session loses little (0: off)")
+    out_dir: str = option("runs/default", "where the checkpoint and results.json go")
+    quick: bool = option(False, "quick mode's configuration (trimix.config.quick_config)", cli=False)
 
     def replace(self, **changes) -> "Config":
         """A copy with some fields changed; unknown names are refused."""
@@ -85,6 +110,27 @@ class Config:
         return dataclasses.asdict(self)
 
 
+def must_match_fields() -> tuple[str, ...]:
+    """The fields a checkpoint must share with the run that resumes it (``option(must_match=True)``)."""
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata["must_match"])
+
+
+def command_options(config: Config, base: Config, always: tuple[str, ...] = ()) -> list[str]:
+    """The command-line options (``--name value``, ``--flag`` / ``--no-flag``) that turn ``base`` into
+    ``config``: every CLI field that differs, and the fields in ``always``."""
+    args = []
+    for f in dataclasses.fields(Config):
+        value = getattr(config, f.name)
+        if not f.metadata["cli"] or (value == getattr(base, f.name) and f.name not in always):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        else:
+            args += [flag, str(value)]
+    return args
+
+
 # What quick mode changes: the rest keeps the paper's values.
 QUICK_OVERRIDES = dict(
     dataset="shapes",
@@ -93,12 +139,11 @@ QUICK_OVERRIDES = dict(
     proj_dim=128,
     epochs=4,
     # 300 steps (~3.8 epochs of the built-in data at batch 64) at the paper's lr 1e-3: the trained encoder
-    # beats the random one by 10+ points on every seed tried (docs/results.md), in about two minutes.
+    # beats the random one by 10+ points on every seed tried (docs/results.md), in about 1.5 minutes.
     max_steps=300,
     batch_size=64,
     log_every=5,
     checkpoint_every=1,
-    num_workers=0,
     out_dir="runs/quick",
     quick=True,
 )

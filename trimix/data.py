@@ -1,7 +1,7 @@
 """Datasets: the paper's eight by name, any ImageFolder tree, and a built-in offline one.
 
 Every loader returns an ``ImageData``: a whole split held in memory as uint8 (N, 3, H, W), so training
-can move it to the GPU once and augment it there (DESIGN.md section 6).
+can move it to the GPU once and augment it there (docs/design.md, "Data").
 
     load_dataset("cifar10", "train", download=True)   # files go to data/cifar10/
     load_dataset("folder:/my/images", "test")          # /my/images/{train,test}/<class>/<image>
@@ -16,15 +16,13 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor
-from torch.utils.data import Dataset
 
-from trimix.shapes import make_shapes  # the built-in dataset (its own module); re-exported here
+from trimix.imagedata import ImageData
+from trimix.shapes import BUILTIN, make_shapes
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -35,70 +33,43 @@ class DatasetCorruptError(OSError):
     """A file of the dataset exists but cannot be read (truncated download, bad image). Names the file."""
 
 
-class ImageData(Dataset):
-    """A whole split held in memory.
-
-    images: uint8 (N, 3, H, W), grayscale served as 3 channels; labels: int64 (N,), -1 = unlabelled
-    (STL-10's unlabelled split); classes: class names, index = label; name: e.g. "cifar10/train".
-    """
-
-    def __init__(self, images: Tensor, labels: Tensor, classes: Sequence[str], name: str):
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"{name}: images must be uint8 (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
-        if len(images) == 0:
-            raise ValueError(f"{name}: the dataset is empty")
-        labels = torch.as_tensor(labels, dtype=torch.int64)
-        if labels.shape != (len(images),):
-            raise ValueError(f"{name}: {len(images)} images but labels of shape {tuple(labels.shape)}")
-        if labels.min() < -1 or labels.max() >= len(classes):
-            raise ValueError(f"{name}: labels must lie in [-1, {len(classes)}), got {labels.min()}..{labels.max()}")
-        self.images, self.labels, self.classes, self.name = images, labels, list(classes), name
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, int]:
-        return self.images[i], int(self.labels[i])
-
-    @property
-    def image_size(self) -> int:
-        return self.images.shape[2]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def __repr__(self) -> str:
-        _, c, h, w = self.images.shape
-        return f"ImageData({self.name!r}: {len(self)} images of {c}x{h}x{w}, {self.num_classes} classes)"
-
-
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
     image_size: int
     num_classes: int
     kind: str  # "natural" | "medical" | "builtin" | "folder"
+    pretrain_images: int  # images of the split self-supervised pretraining reads (``pretrain_split``)
     splits: tuple[str, ...] = ("train", "test")
+    pretrain_split: str = "train"
 
 
-BUILTIN = "shapes"
 _MED = ("train", "val", "test")
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in [
-        DatasetInfo("cifar10", 32, 10, "natural"),
-        DatasetInfo("cifar100", 32, 100, "natural"),
-        DatasetInfo("stl10", 96, 10, "natural", ("train", "test", "unlabeled", "train+unlabeled")),
-        DatasetInfo("tinyimagenet", 64, 200, "natural"),
-        DatasetInfo("pathmnist", 28, 9, "medical", _MED),
-        DatasetInfo("dermamnist", 28, 7, "medical", _MED),
-        DatasetInfo("octmnist", 28, 4, "medical", _MED),
-        DatasetInfo("bloodmnist", 28, 8, "medical", _MED),
-        DatasetInfo(BUILTIN, 32, 10, "builtin"),
+        DatasetInfo("cifar10", 32, 10, "natural", 50_000),
+        DatasetInfo("cifar100", 32, 100, "natural", 50_000),
+        # STL-10 is made for self-supervision: 5,000 labelled training images and 100,000 unlabelled ones from
+        # a wider distribution, pretrained on together as SSL work on STL-10 does; the labelled 5,000 alone
+        # are the memory bank and the probe's training set.
+        DatasetInfo("stl10", 96, 10, "natural", 105_000, ("train", "test", "unlabeled", "train+unlabeled"),
+                    "train+unlabeled"),
+        DatasetInfo("tinyimagenet", 64, 200, "natural", 100_000),
+        DatasetInfo("pathmnist", 28, 9, "medical", 89_996, _MED),
+        DatasetInfo("dermamnist", 28, 7, "medical", 7_007, _MED),
+        DatasetInfo("octmnist", 28, 4, "medical", 97_477, _MED),
+        DatasetInfo("bloodmnist", 28, 8, "medical", 11_959, _MED),
+        DatasetInfo(BUILTIN, 32, 10, "builtin", 5_000),
     ]
 }
-SHAPES_TRAIN, SHAPES_TEST = (5000, 0), (1000, 1)  # (images, seed) of the built-in splits
+SHAPES_TRAIN, SHAPES_TEST = (DATASETS[BUILTIN].pretrain_images, 0), (1000, 1)  # (images, seed) of the built-in splits
+
+
+def pretrain_split(name: str) -> str:
+    """The split self-supervised pretraining on ``name`` reads: "train", or STL-10's "train+unlabeled"."""
+    info = DATASETS.get(name.lower())
+    return info.pretrain_split if info is not None else "train"
 
 
 def load_dataset(name: str, split: str = "train", root: str | Path = "data", download: bool = False) -> ImageData:

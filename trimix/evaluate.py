@@ -1,15 +1,14 @@
-"""Evaluation protocols of the paper (section IV-B, Tables I-V): kNN, linear probe, fine-tuning, transfer.
+"""The frozen-feature protocols of the paper (section IV-B): features, weighted kNN, linear probe.
 
-All of them start from backbone features y (the 512-d ResNet-18 output), never from the projector.
-The paper gives one recipe for every supervised stage: lr 1e-3, weight decay 1e-6, momentum 0.9,
-batch 256, 100 epochs. "Momentum 0.9" reads as SGD with momentum, so that is the default optimiser;
-``optimizer="adam"`` (beta1 = momentum) is there for comparison. No learning-rate schedule is given,
-so the rate stays constant. Everything runs on the device of its inputs (or ``device=``), and loops
-add up correct counts and losses on that device, reading them back once at the end.
+All of them start from backbone features y (the 512-d ResNet-18 output), never from the projector. Their
+settings and the reasons for them are in ``trimix.protocols`` (``KNN``, ``LinearProbe``); the defaults of
+the functions here are read from there. The protocols that train the network (fine-tuning, transfer) are in
+``trimix.finetune``, which uses the public helpers below. Everything runs on the device of its inputs (or
+``device=``), and loops add up correct counts and losses on that device, reading them back once at the end.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -17,13 +16,12 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from trimix.augment import prepare
+from trimix.imagedata import ImageData
 from trimix.device import autocast, choose_precision
-
-if TYPE_CHECKING:
-    from trimix.data import ImageData
+from trimix.protocols import KNN, LinearProbe
 
 
-def _resolve(model: nn.Module, device: str | torch.device | None) -> tuple[nn.Module, torch.device]:
+def encoder_and_device(model: nn.Module, device: str | torch.device | None) -> tuple[nn.Module, torch.device]:
     """The backbone of an SSLNet (or the module itself) and the device to run on (default: the model's)."""
     net = model.backbone if hasattr(model, "backbone") else model
     if device is None:
@@ -32,7 +30,7 @@ def _resolve(model: nn.Module, device: str | torch.device | None) -> tuple[nn.Mo
     return net, torch.device(device)
 
 
-def _resize(x: Tensor, image_size: int | None) -> Tensor:
+def resize_images(x: Tensor, image_size: int | None) -> Tensor:
     """uint8 (B, 3, H, W) -> uint8 (B, 3, S, S), S = image_size (None or S = H = W: unchanged)."""
     if image_size is None or tuple(x.shape[-2:]) == (image_size, image_size):
         return x
@@ -43,12 +41,12 @@ def _resize(x: Tensor, image_size: int | None) -> Tensor:
     return x.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def _inputs(images: Tensor, device: torch.device, image_size: int | None) -> Tensor:
+def model_inputs(images: Tensor, device: torch.device, image_size: int | None) -> Tensor:
     """uint8 (B, 3, H, W) on the host -> normalised float (B, 3, S, S) on ``device``, S = image_size or H."""
-    return prepare(_resize(images.to(device, non_blocking=True), image_size))
+    return prepare(resize_images(images.to(device, non_blocking=True), image_size))
 
 
-def _check_labels(labels: Tensor, name: str) -> None:
+def check_labels(labels: Tensor, name: str) -> None:
     """Refuse unlabelled samples (label -1, e.g. STL-10's unlabelled split): they have no class to score."""
     if len(labels) and int(labels.min()) < 0:
         raise ValueError(f"{name} contains negative labels (-1 = unlabelled); keep only labelled samples")
@@ -70,13 +68,13 @@ def extract_features(model: nn.Module, data: ImageData, batch_size: int = 512,
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    net, device = _resolve(model, device)
+    net, device = encoder_and_device(model, device)
     net.to(device)  # a no-op unless ``device`` names another one
     was_training = net.training
     net.eval()
     try:
         with autocast(device, choose_precision(device)):  # as pretraining: half precision on a GPU
-            feats = [net(_inputs(data.images[i:i + batch_size], device, image_size)).float()
+            feats = [net(model_inputs(data.images[i:i + batch_size], device, image_size)).float()
                      for i in tqdm(range(0, len(data.images), batch_size), disable=not progress, desc="features")]
     finally:
         net.train(was_training)
@@ -84,12 +82,12 @@ def extract_features(model: nn.Module, data: ImageData, batch_size: int = 512,
 
 
 def knn_predict(train_features: Tensor, train_labels: Tensor, test_features: Tensor, num_classes: int,
-                k: int = 200, temperature: float = 0.1, chunk_size: int = 1024) -> Tensor:
+                k: int = KNN.k, temperature: float = KNN.temperature, chunk_size: int = 1024) -> Tensor:
     """Weighted kNN classifier (InstDisc, Wu et al. 2018; solo-learn), used for the kNN columns of Tables I, III.
 
     Each test sample takes its k most cosine-similar training samples; neighbour j votes for its label
-    with weight exp(s_j / T). The class with the largest summed weight wins. k = 200, T = 0.1 are the
-    usual values (the paper does not state them). Test samples go ``chunk_size`` at a time, so only a
+    with weight exp(s_j / T). The class with the largest summed weight wins; k and T default to
+    ``protocols.KNN``'s. Test samples go ``chunk_size`` at a time, so only a
     (chunk_size, N_train) similarity matrix ever exists. k larger than N_train is clipped to N_train.
 
     Shapes: train_features (N, F), train_labels (N,), test_features (M, F) -> predictions (M,) int64,
@@ -97,7 +95,7 @@ def knn_predict(train_features: Tensor, train_labels: Tensor, test_features: Ten
     """
     if k < 1 or temperature <= 0 or chunk_size < 1:
         raise ValueError(f"need k >= 1, temperature > 0, chunk_size >= 1; got {k}, {temperature}, {chunk_size}")
-    _check_labels(train_labels, "train_labels")
+    check_labels(train_labels, "train_labels")
     device = train_features.device
     train = F.normalize(train_features.float(), dim=1)
     labels = train_labels.to(device)
@@ -113,7 +111,7 @@ def knn_predict(train_features: Tensor, train_labels: Tensor, test_features: Ten
 
 
 def knn_accuracy(train_features: Tensor, train_labels: Tensor, test_features: Tensor, test_labels: Tensor,
-                 k: int = 200, temperature: float = 0.1, num_classes: int | None = None,
+                 k: int = KNN.k, temperature: float = KNN.temperature, num_classes: int | None = None,
                  chunk_size: int = 1024) -> float:
     """Top-1 accuracy (%) of ``knn_predict`` (Tables I, III). num_classes defaults to max label + 1."""
     if num_classes is None:
@@ -122,14 +120,14 @@ def knn_accuracy(train_features: Tensor, train_labels: Tensor, test_features: Te
     return 100.0 * (pred.cpu() == test_labels.cpu()).float().mean().item()
 
 
-def _seeded_linear(in_dim: int, out_dim: int, seed: int) -> nn.Linear:
+def seeded_linear(in_dim: int, out_dim: int, seed: int) -> nn.Linear:
     """nn.Linear with PyTorch's default init drawn from ``seed``, leaving the global RNG untouched."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return nn.Linear(in_dim, out_dim)
 
 
-def _optimizer(name: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adam":
@@ -138,18 +136,18 @@ def _optimizer(name: str, params, lr: float, momentum: float, weight_decay: floa
 
 
 def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Tensor, test_labels: Tensor,
-                 epochs: int = 100, lr: float = 1e-3, weight_decay: float = 1e-6, momentum: float = 0.9,
-                 batch_size: int = 256, seed: int = 0, device: str | torch.device | None = None,
-                 optimizer: str = "sgd", standardize: bool = True, num_classes: int | None = None,
+                 epochs: int = LinearProbe.epochs, lr: float = LinearProbe.lr,
+                 weight_decay: float = LinearProbe.weight_decay, momentum: float = LinearProbe.momentum,
+                 batch_size: int = LinearProbe.batch_size, seed: int = LinearProbe.seed,
+                 device: str | torch.device | None = None, optimizer: str = LinearProbe.optimizer,
+                 standardize: bool = LinearProbe.standardize, num_classes: int | None = None,
                  progress: bool = False) -> dict:
     """Linear evaluation on frozen, precomputed features (section IV-B, Tables I, III, VI, VII).
 
-    "A fully-connected layer followed by a softmax layer": one nn.Linear trained with cross-entropy,
-    with the paper's hyper-parameters (see the module docstring). With ``standardize`` (default) the
-    features are first scaled to zero mean and unit variance per dimension, using training-set
-    statistics. That is still a linear classifier of the raw features (the returned ``classifier``
-    has it folded in), but it makes SGD at lr 1e-3 converge in 100 epochs whatever the scale of the
-    backbone's outputs; MAE and MoCo v3 do the same with a BatchNorm without affine before the head.
+    "A fully-connected layer followed by a softmax layer": one nn.Linear trained with cross-entropy, by
+    ``protocols.LinearProbe``'s recipe (its defaults are this function's). With ``standardize`` the
+    features are first scaled to zero mean and unit variance per dimension with training-set statistics;
+    the returned ``classifier`` has that folded in, so it is a linear classifier of the raw features.
 
     Shapes: train_features (N, F), train_labels (N,), test_features (M, F), test_labels (M,).
     Returns: {"accuracy": test top-1 %, "train_accuracy": %, "losses": mean loss per epoch,
@@ -157,8 +155,8 @@ def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Te
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
-    _check_labels(train_labels, "train_labels")
-    _check_labels(test_labels, "test_labels")
+    check_labels(train_labels, "train_labels")
+    check_labels(test_labels, "test_labels")
     device = torch.device(device) if device is not None else train_features.device
     x_train, y_train = train_features.to(device).float(), train_labels.to(device)
     x_test, y_test = test_features.to(device).float(), test_labels.to(device)
@@ -168,8 +166,8 @@ def linear_probe(train_features: Tensor, train_labels: Tensor, test_features: Te
     if standardize:
         mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)  # clamp: constant (dead) dimensions
     z_train, z_test = (x_train - mean) / std, (x_test - mean) / std
-    head = _seeded_linear(x_train.shape[1], num_classes, seed).to(device)
-    opt = _optimizer(optimizer, head.parameters(), lr, momentum, weight_decay)
+    head = seeded_linear(x_train.shape[1], num_classes, seed).to(device)
+    opt = make_optimizer(optimizer, head.parameters(), lr, momentum, weight_decay)
     gen = torch.Generator().manual_seed(seed)  # CPU generator: same shuffles on every device
     n, losses = len(z_train), []
     for _ in tqdm(range(epochs), disable=not progress, desc="linear probe"):
@@ -212,37 +210,31 @@ class RawPixels(nn.Module):
         return x.flatten(1) - self.mean
 
 
-PROTOCOLS = ("knn", "linear")  # the frozen-feature protocols of Tables I, III, VI, VII
+FROZEN_PROTOCOLS = ("knn", "linear")  # the frozen-feature protocols of Tables I, III, VI, VII
 
 
-def score_encoder(backbone: nn.Module, train: ImageData, test: ImageData, protocols=PROTOCOLS, k: int = 200,
-                  temperature: float = 0.1, linear_epochs: int = 100, device: str | torch.device | None = None,
-                  seed: int = 0, progress: bool = False) -> dict[str, float]:
+def score_encoder(backbone: nn.Module, train: ImageData, test: ImageData, protocols=FROZEN_PROTOCOLS,
+                  knn: KNN = KNN(), linear: LinearProbe = LinearProbe(), device: str | torch.device | None = None,
+                  progress: bool = False) -> dict[str, float]:
     """Score a frozen encoder: features of ``train`` and ``test`` extracted once, then each protocol.
 
-    "knn": ``knn_accuracy`` with ``train`` as the memory bank (k, temperature); "linear": ``linear_probe``
-    for ``linear_epochs`` epochs (seed). ``backbone`` may be an SSLNet (its backbone is scored); it runs
-    on ``device`` (default: its own). Returns {protocol: test top-1 %} for each protocol asked for ({} for
-    none, without extracting anything).
+    "knn": ``knn_accuracy`` with ``train`` as the memory bank, by ``knn``; "linear": ``linear_probe`` by
+    ``linear``. ``backbone`` may be an SSLNet (its backbone is scored); it runs on ``device`` (default: its
+    own). Returns {protocol: test top-1 %} for each protocol asked for ({} for none, extracting nothing).
     """
-    unknown = set(protocols) - set(PROTOCOLS)
+    unknown = set(protocols) - set(FROZEN_PROTOCOLS)
     if unknown:
-        raise ValueError(f"unknown protocol(s) {sorted(unknown)}; score_encoder knows {', '.join(PROTOCOLS)}")
+        raise ValueError(f"unknown protocol(s) {sorted(unknown)}; score_encoder knows {', '.join(FROZEN_PROTOCOLS)}")
     if not protocols:
         return {}
-    device = _resolve(backbone, device)[1]
+    device = encoder_and_device(backbone, device)[1]
     f_train, y_train = extract_features(backbone, train, device=device, progress=progress)
     f_test, y_test = extract_features(backbone, test, device=device, progress=progress)
     f_train, f_test = f_train.to(device), f_test.to(device)
     scores = {}
     if "knn" in protocols:
-        scores["knn"] = knn_accuracy(f_train, y_train, f_test, y_test, k, temperature, train.num_classes)
+        scores["knn"] = knn_accuracy(f_train, y_train, f_test, y_test, knn.k, knn.temperature, train.num_classes)
     if "linear" in protocols:
-        scores["linear"] = linear_probe(f_train, y_train, f_test, y_test, epochs=linear_epochs, seed=seed,
-                                        device=device, num_classes=train.num_classes, progress=progress)["accuracy"]
+        scores["linear"] = linear_probe(f_train, y_train, f_test, y_test, **dataclasses.asdict(linear), device=device,
+                                        num_classes=train.num_classes, progress=progress)["accuracy"]
     return scores
-
-
-# Fine-tuning and transfer train the network, so they live in their own module; imported here (after the
-# names they use are defined) so that ``evaluate.finetune`` etc. stay where the notebooks look for them.
-from trimix.finetune import balanced_subset, finetune, transfer  # noqa: E402, F401

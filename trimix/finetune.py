@@ -1,13 +1,10 @@
-"""Evaluation protocols that train the network (section IV-B): semi-supervised fine-tuning (Tables II, IV)
-and transfer to another domain (Table V). ``trimix.evaluate`` re-exports them beside the frozen-feature
-protocols, so ``evaluate.finetune`` and ``evaluate.transfer`` keep working; the recipe (lr 1e-3, weight
-decay 1e-6, momentum 0.9, batch 256, 100 epochs, constant rate) is the one described there.
+"""The evaluation protocols that train the network (section IV-B): semi-supervised fine-tuning (Tables II, IV)
+and transfer to another domain (Table V). Their settings, and the reasons for them, are ``FineTune`` and
+``Transfer`` in ``trimix.protocols``; the defaults of the functions here are read from there.
 """
 from __future__ import annotations
 
 import copy
-import math
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -17,39 +14,17 @@ from tqdm.auto import tqdm
 from trimix.augment import prepare
 from trimix.device import autocast, choose_precision, optimizer_step
 from trimix.evaluate import (
-    _check_labels,
-    _inputs,
-    _optimizer,
-    _resize,
-    _resolve,
-    _seeded_linear,
+    check_labels,
+    encoder_and_device,
     extract_features,
     linear_probe,
+    make_optimizer,
+    model_inputs,
+    resize_images,
+    seeded_linear,
 )
-
-if TYPE_CHECKING:
-    from trimix.data import ImageData
-
-
-def balanced_subset(labels: Tensor, fraction: float, seed: int = 0) -> Tensor:
-    """Indices of a class-balanced labelled subset, for the 1% / 10% / 100% splits of Tables II, IV.
-
-    Each class keeps round(fraction * its count) samples (halves round up), at least one, drawn with
-    ``seed``. Unlabelled samples (label -1) are never picked. Returns sorted int64 indices (K,);
-    fraction 1.0 returns every labelled index.
-    """
-    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
-    if labels.dim() != 1:
-        raise ValueError(f"labels must be 1-D (N,), got shape {tuple(labels.shape)}")
-    labels = labels.cpu()
-    gen = torch.Generator().manual_seed(seed)
-    picked = []
-    for c in torch.unique(labels[labels >= 0]):  # sorted, so the draw order (and result) depends only on the seed
-        idx = torch.nonzero(labels == c).flatten()
-        keep = max(1, math.floor(fraction * len(idx) + 0.5))
-        picked.append(idx[torch.randperm(len(idx), generator=gen)[:keep]])
-    return torch.cat(picked).sort().values
+from trimix.imagedata import ImageData, stratified_subset
+from trimix.protocols import FineTune, LinearProbe
 
 
 def _crop_flip(x: Tensor, generator: torch.Generator) -> Tensor:
@@ -74,20 +49,21 @@ def _accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int,
     correct = torch.zeros((), dtype=torch.long, device=device)
     for i in range(0, len(images), batch_size):
         with autocast(device, choose_precision(device)):
-            logits = model(_inputs(images[i:i + batch_size], device, image_size))
+            logits = model(model_inputs(images[i:i + batch_size], device, image_size))
         correct += (logits.argmax(1) == labels[i:i + batch_size].to(device)).sum()
     return 100.0 * correct.item() / max(1, len(images))
 
 
 def finetune(backbone: nn.Module, train: ImageData, test: ImageData, fraction: float = 0.01,
-             epochs: int = 100, lr: float = 1e-3, weight_decay: float = 1e-6, momentum: float = 0.9,
-             batch_size: int = 256, seed: int = 0, device: str | torch.device | None = None,
-             augment: bool = True, optimizer: str = "sgd", num_classes: int | None = None,
+             epochs: int = FineTune.epochs, lr: float = FineTune.lr, weight_decay: float = FineTune.weight_decay,
+             momentum: float = FineTune.momentum, batch_size: int = FineTune.batch_size, seed: int = FineTune.seed,
+             device: str | torch.device | None = None, augment: bool = FineTune.augment,
+             optimizer: str = FineTune.optimizer, num_classes: int | None = None,
              image_size: int | None = None, progress: bool = False) -> dict:
     """Semi-supervised evaluation (section IV-B, Tables II and IV): fine-tune end to end on few labels.
 
     A copy of the pretrained backbone plus a new linear head is trained with cross-entropy on a
-    class-balanced ``fraction`` of ``train`` (1%, 10% or 100% in the paper) with the paper's recipe,
+    stratified ``fraction`` of ``train`` (1%, 10% or 100% in the paper) with the paper's recipe,
     then scored on all of ``test``. The caller's backbone is never modified (a deepcopy is trained).
     With ``augment`` the labelled images get the usual light fine-tuning augmentation, pad-and-crop
     plus horizontal flip (``_crop_flip``), not the strong SSL views: the paper does not name one.
@@ -98,18 +74,18 @@ def finetune(backbone: nn.Module, train: ImageData, test: ImageData, fraction: f
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
-    _check_labels(test.labels, "test.labels")
-    source, device = _resolve(backbone, device)
+    check_labels(test.labels, "test.labels")
+    source, device = encoder_and_device(backbone, device)
     net = copy.deepcopy(source).to(device)
     with torch.no_grad():  # feature dimension from one forward in eval mode (no BN statistics change)
-        feature_dim = net.eval()(_inputs(train.images[:2], device, image_size)).shape[1]
+        feature_dim = net.eval()(model_inputs(train.images[:2], device, image_size)).shape[1]
     if num_classes is None:
         num_classes = getattr(train, "num_classes", None) or int(train.labels.max()) + 1
-    model = nn.Sequential(net, _seeded_linear(feature_dim, num_classes, seed)).to(device).train()
-    idx = balanced_subset(train.labels, fraction, seed)
-    images = _resize(train.images[idx].to(device), image_size)  # the labelled subset lives on the device
+    model = nn.Sequential(net, seeded_linear(feature_dim, num_classes, seed)).to(device).train()
+    idx = stratified_subset(train.labels, fraction, seed)
+    images = resize_images(train.images[idx].to(device), image_size)  # the labelled subset lives on the device
     labels = train.labels[idx].to(device)
-    opt = _optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     precision = choose_precision(device)  # as pretraining: bf16 or fp16 (with a scaler) on a GPU, fp32 on a CPU
     scaler = torch.amp.GradScaler(device.type) if precision.needs_scaler else None
     gen = torch.Generator().manual_seed(seed)
@@ -132,9 +108,11 @@ def finetune(backbone: nn.Module, train: ImageData, test: ImageData, fraction: f
 
 
 def transfer(backbone: nn.Module, source_image_size: int, target_train: ImageData, target_test: ImageData,
-             epochs: int = 100, lr: float = 1e-3, weight_decay: float = 1e-6, momentum: float = 0.9,
-             batch_size: int = 256, seed: int = 0, device: str | torch.device | None = None,
-             optimizer: str = "sgd", standardize: bool = True, num_classes: int | None = None,
+             epochs: int = LinearProbe.epochs, lr: float = LinearProbe.lr,
+             weight_decay: float = LinearProbe.weight_decay, momentum: float = LinearProbe.momentum,
+             batch_size: int = LinearProbe.batch_size, seed: int = LinearProbe.seed,
+             device: str | torch.device | None = None, optimizer: str = LinearProbe.optimizer,
+             standardize: bool = LinearProbe.standardize, num_classes: int | None = None,
              progress: bool = False) -> dict:
     """Transfer (section IV-B, Table V): an encoder pretrained on one dataset (e.g. CIFAR-10), frozen,
     with a linear probe trained on another (e.g. a MedMNIST set).
@@ -155,6 +133,6 @@ def transfer(backbone: nn.Module, source_image_size: int, target_train: ImageDat
     if num_classes is None:
         num_classes = getattr(target_train, "num_classes", None)
     result = linear_probe(train_x, train_y, test_x, test_y, epochs, lr, weight_decay, momentum, batch_size,
-                          seed, device or _resolve(backbone, None)[1], optimizer, standardize,
+                          seed, device or encoder_and_device(backbone, None)[1], optimizer, standardize,
                           num_classes, progress)
     return {**result, "image_size": source_image_size}

@@ -3,7 +3,7 @@
 Every method wraps the same ``SSLNet`` (ResNet-18 + the paper's projector), takes the same two augmented
 views (N, 3, H, W), and differs only in its objective (DESIGN.md section 9):
 
-    method = METHODS[name].from_config(net, config)   # what train.build_model does
+    method = METHODS[name].from_config(net, config)   # what train.build_method does
     total, parts = method.loss(x1, x2)                # parts: each term, unweighted, for the history
     ... optimiser step ...
     method.after_step(progress)                       # per-step state (BYOL's target); a no-op otherwise
@@ -247,8 +247,3 @@ def method_class(name: str) -> type[SSLMethod]:
     if key not in METHODS:
         raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
     return METHODS[key]
-
-
-def build_method(name: str, net: SSLNet, **kwargs) -> SSLMethod:
-    """Look up a method by name (``METHODS``) and wrap ``net`` with it."""
-    return method_class(name)(net, **kwargs)

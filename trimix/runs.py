@@ -17,7 +17,8 @@ import torch
 
 from trimix.checkpoint import check_resumable
 from trimix.config import QUICK_OVERRIDES, Config, quick_config
-from trimix.data import ImageData, load_dataset
+from trimix.data import load_dataset, pretrain_split
+from trimix.imagedata import ImageData
 from trimix.train import CHECKPOINT_NAME, load_checkpoint, pretrain, time_steps
 
 QUICK_PRETRAIN_STEPS = QUICK_OVERRIDES["max_steps"]  # notebook 05 in quick mode: the main job's run (docs/results.md)
@@ -78,7 +79,7 @@ def pretrain_run_config(config: Config, run: str | None = None, quick_steps: int
             return choices[name]
     full = choices["full"]
     if data is None:
-        data = load_dataset(full.dataset, "train", root=full.root, download=full.download)
+        data = load_dataset(full.dataset, pretrain_split(full.dataset), root=full.root, download=full.download)
     estimate = project_run(full, data)
     if estimate["remaining_seconds"] <= LONG_RUN_SECONDS:
         print(f"no run of notebook 05 in {RUN_DIRS['full']} yet: the full run, projected "
@@ -112,7 +113,7 @@ def load_or_pretrain(config: Config, data: ImageData | None = None, progress: bo
     (``CheckpointError``) rather than silently mixed in.
     """
     if data is None:
-        data = load_dataset(config.dataset, "train", root=config.root, download=config.download)
+        data = load_dataset(config.dataset, pretrain_split(config.dataset), root=config.root, download=config.download)
     path, goal = Path(config.out_dir) / CHECKPOINT_NAME, total_steps(config, len(data))
     done = load_checkpoint(path)["step"] if path.exists() else 0
     if progress:

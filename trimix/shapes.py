@@ -1,7 +1,7 @@
 """The built-in dataset ``shapes``: a pattern of one kind of shape, drawn so that the class is what the two
 views of an image share.
 
-Self-supervision learns whatever the two views of an image have in common (DESIGN.md section 7). The views
+Self-supervision learns whatever the two views of an image have in common (docs/design.md, "Data"). The views
 differ by what the recipe varies: where the crop is and how large (8-100 % of the image), a horizontal flip,
 colour jitter and grayscale. Everything else an image has, the two views share, and the network learns it,
 wanted or not. So each image is nine small copies of its class's shape on a 3 x 3 grid, and nothing but the
@@ -28,6 +28,10 @@ import math
 
 import torch
 from torch import Tensor
+
+from trimix.imagedata import ImageData
+
+BUILTIN = "shapes"  # the built-in dataset's name in trimix.data.load_dataset
 
 GRID = 3  # copies per row and column
 JITTER = 1.0  # how far a copy's centre may move from its cell's centre, as a fraction of half a cell
@@ -70,7 +74,6 @@ def make_shapes(n: int, seed: int = 0, image_size: int = 32):
     Deterministic from ``seed``; classes balanced exactly (counts differ by at most 1 when n % 10 != 0).
     Returns an ``ImageData`` named ``shapes/seed<seed>``.
     """
-    from trimix.data import BUILTIN, ImageData  # here, not at the top: trimix.data imports this module
 
     if n < 1 or image_size < 8:
         raise ValueError(f"make_shapes needs n >= 1 and image_size >= 8, got n={n}, image_size={image_size}")

@@ -8,8 +8,9 @@ import warnings
 
 import torch
 
-from trimix.data import DatasetCorruptError, DatasetNotFoundError, ImageData, load_dataset, make_shapes
-from trimix.evaluate import balanced_subset
+from trimix.data import DatasetCorruptError, DatasetNotFoundError, load_dataset
+from trimix.imagedata import ImageData, subset
+from trimix.shapes import make_shapes
 
 STAND_IN_CLASSES = ("circle", "ring", "crescent", "star")  # 4 classes, as many as OCTMNIST
 STAND_IN_SPLITS = {"train": (2000, 101), "val": (500, 102), "test": (500, 103)}  # (images, seed)
@@ -41,14 +42,6 @@ def shapes_stand_in(split: str = "train", image_size: int = 28, grayscale: bool 
     remap = torch.full((len(shapes.classes),), -1, dtype=torch.int64)
     remap[wanted] = torch.arange(len(wanted))
     return ImageData(images, remap[labels], list(STAND_IN_CLASSES), f"shapes-stand-in/{split}")
-
-
-def subset(data: ImageData, n: int | None, seed: int = 0) -> ImageData:
-    """A class-balanced subset of about ``n`` images (``evaluate.balanced_subset``); None or n >= N: all."""
-    if n is None or n >= len(data):
-        return data
-    idx = balanced_subset(data.labels, n / len(data), seed)
-    return ImageData(data.images[idx], data.labels[idx], data.classes, f"{data.name}[{len(idx)}]")
 
 
 def load_target_or_stand_in(name: str, split: str, root: str = "data", download: bool = False,

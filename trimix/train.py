@@ -22,7 +22,7 @@ import contextlib
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -43,7 +43,8 @@ from trimix.checkpoint import (  # noqa: F401  (CHECKPOINT_NAME, save_checkpoint
     set_random_states,
 )
 from trimix.config import Config
-from trimix.data import ImageData, load_dataset
+from trimix.data import load_dataset, pretrain_split
+from trimix.imagedata import ImageData
 from trimix.device import choose_precision, configure_backends, optimizer_step, resolve_device
 from trimix.distributed import Processes
 from trimix.methods import SSLMethod, method_class
@@ -62,21 +63,20 @@ class PretrainResult:
     config: Config
     steps: int = 0
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
-def build_model(config: Config, image_size: int) -> SSLMethod:
+def build_method(config: Config, image_size: int) -> SSLMethod:
     """The SSLNet of ``config`` wrapped in its method from the registry (seeded from ``config.seed``)."""
     torch.manual_seed(config.seed)
     net = SSLNet(image_size, config.width, config.proj_hidden, config.proj_dim, config.proj_layers)
     return method_class(config.method).from_config(net, config)
 
 
-def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, Config, dict]:
+def method_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, Config, dict]:
     """Rebuild the trained method from a checkpoint: returns (method, config, checkpoint dict)."""
     state = load_checkpoint(path, map_location)
     config = Config().replace(**state["config"])
-    method = build_model(config, state["image_size"])
+    method = build_method(config, state["image_size"])
     method.load_state_dict(state["model"])
     return method, config, state
 
@@ -95,7 +95,7 @@ def setup_training(config: Config, image_size: int, device: torch.device):
     """
     configure_backends(device, config.deterministic)
     precision = choose_precision(device, config.precision)
-    method = build_model(config, image_size).to(device)
+    method = build_method(config, image_size).to(device)
     if device.type == "cuda":
         method = method.to(memory_format=torch.channels_last)
     if config.compile:  # in place: the state_dict keeps its names, evaluation uses the plain backbone
@@ -121,19 +121,19 @@ def make_views(images: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) ->
 
 
 def train_step(
-    model: nn.Module, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
+    method: nn.Module, opt: torch.optim.Optimizer, x1: torch.Tensor, x2: torch.Tensor,
     amp: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None, progress: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One optimisation step on two views (N, 3, H, W); returns the loss and its parts, still on the device.
 
-    ``model`` is the method, or DDP around it (``distributed.wrap``); calling it runs ``method.loss``.
+    ``method`` is an ``SSLMethod``, or DDP around one (``distributed.wrap``); calling it runs its ``loss``.
     ``progress`` (steps done before this one / steps of the whole run) goes to ``method.after_step``, the
     hook for state the optimiser does not update (BYOL's momentum target).
     """
     with torch.autocast(x1.device.type, dtype=amp) if amp is not None else contextlib.nullcontext():
-        total, parts = model(x1, x2)
+        total, parts = method(x1, x2)
     optimizer_step(total, opt, scaler)
-    distributed.unwrap(model).after_step(progress)
+    distributed.unwrap(method).after_step(progress)
     return total.detach(), {k: v.detach() for k, v in parts.items()}
 
 
@@ -253,7 +253,7 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
                          f"{' and an even number with --gather' if config.gather else ''}")
     if data is None:
         with distributed.main_first(procs):  # rank 0 downloads; the others then read what it wrote
-            data = load_dataset(config.dataset, "train", root=config.root, download=config.download and procs.is_main)
+            data = load_dataset(config.dataset, pretrain_split(config.dataset), root=config.root, download=config.download and procs.is_main)
     steps_per_epoch = len(data) // config.batch_size  # drop the last partial batch: the losses want a full B
     if steps_per_epoch == 0:
         raise ValueError(f"batch_size {config.batch_size} is larger than the dataset ({len(data)} images); use a smaller --batch-size")
@@ -269,7 +269,7 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
     path = Path(config.out_dir) / CHECKPOINT_NAME
     if resume and path.exists():
         history, step, order = _resume(path, config, method, opt, scaler, gens, procs)
-    model = distributed.wrap(method, procs, config.gather, config.sync_bn)
+    wrapped = distributed.wrap(method, procs, config.gather, config.sync_bn)  # the method itself in one process
     log = LossLog(history, config.batch_size, steps_per_epoch, procs)
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and procs.is_main),
                desc=f"{config.method} on {data.name}")
@@ -282,7 +282,7 @@ def pretrain(config: Config, *, data: ImageData | None = None, resume: bool = Tr
                 order = torch.randperm(len(images), device=procs.device, generator=gens["order"])
             idx = distributed.shard(order, step % steps_per_epoch, config.batch_size, procs)
             x1, x2 = make_views(images, idx, gens["views"])
-            total, parts = train_step(model, opt, x1, x2, amp, scaler, progress=step / planned_steps)
+            total, parts = train_step(wrapped, opt, x1, x2, amp, scaler, progress=step / planned_steps)
             log.add(total, parts)
             step += 1
             bar.update(1)

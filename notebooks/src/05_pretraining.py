@@ -165,11 +165,11 @@ print(f"returned in {time.perf_counter() - start:.2f} s at step {again.steps}; s
 # holds, and how to rebuild the network from it alone:
 
 # %%
-from trimix.train import load_checkpoint, model_from_checkpoint
+from trimix.train import load_checkpoint, method_from_checkpoint
 
 state = load_checkpoint(result.checkpoint)
 print("checkpoint holds:", ", ".join(state))
-method, saved_config, _ = model_from_checkpoint(result.checkpoint)
+method, saved_config, _ = method_from_checkpoint(result.checkpoint)
 print(f"rebuilt: {type(method).__name__}, trained {state['step']} steps on {saved_config.dataset}")
 
 # %% [markdown]
@@ -197,7 +197,7 @@ print(f"rebuilt: {type(method).__name__}, trained {state['step']} steps on {save
 #   batched augmentations, a history of every loss part, and atomic checkpoints in `config.out_dir`.
 # - Time a few steps first (`experiments.estimate_pretrain_time`): the paper's run is hours on a GPU.
 # - Rerunning `pretrain` resumes an interrupted run exactly and returns at once from a finished one;
-#   `model_from_checkpoint` rebuilds the trained method from the file alone.
+#   `method_from_checkpoint` rebuilds the trained method from the file alone.
 # - Fig. 2 of the paper: all three parts contribute; the weighted curves show how much each adds.
 # - The same from a terminal: `python -m trimix pretrain --out-dir runs/notebook05 --download`
 #   (`--quick` for the CPU version); on N GPUs, `torchrun --nproc_per_node=N -m trimix pretrain ...`.

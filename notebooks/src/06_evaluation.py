@@ -37,7 +37,9 @@ import torch
 import trimix
 from trimix import evaluate, experiments, viz, widgets
 from trimix.data import load_dataset
-from trimix.train import build_model
+from trimix.finetune import finetune
+from trimix.imagedata import stratified_subset
+from trimix.train import build_method
 
 # %% [markdown]
 # ## 1. The trained encoder and a random one
@@ -48,7 +50,7 @@ from trimix.train import build_model
 # so and offers three runs with their projected times: set `RUN` to `"quick"`, `"short"` or `"full"`
 # and run it again.
 #
-# `build_model` with the same configuration gives the same network at its initial weights (the seed
+# `build_method` with the same configuration gives the same network at its initial weights (the seed
 # is part of the configuration): our random baseline.
 
 # %%
@@ -58,7 +60,7 @@ train = load_dataset(run_config.dataset, "train", root=run_config.root, download
 test = load_dataset(run_config.dataset, "test", root=run_config.root, download=run_config.download)
 method, history = experiments.load_or_pretrain(run_config, data=train)
 device = next(method.parameters()).device  # the GPU when there is one
-encoders = {"random": build_model(run_config, train.image_size).net.to(device), "trained": method.net}
+encoders = {"random": build_method(run_config, train.image_size).net.to(device), "trained": method.net}
 print(train, test, sep="\n")
 
 # %% [markdown]
@@ -132,7 +134,7 @@ check_knn_predict()
 # ## 3. Semi-supervised fine-tuning on 10% of the labels (Tables II, IV)
 #
 # Now the whole network is trained, not just a head: a copy of the backbone plus a new linear layer,
-# on a class-balanced 10% of the training labels (`evaluate.balanced_subset`), with light crop-and-flip
+# on a stratified 10% of the training labels (`trimix.imagedata.stratified_subset`), with light crop-and-flip
 # augmentation, with the paper's recipe (SGD, lr 1e-3, batch 256). The paper fine-tunes for 100 epochs;
 # quick mode does 3 (of 2 steps each on 500 labelled images), which shows the mechanics only: expect
 # low numbers for both encoders.
@@ -141,7 +143,7 @@ check_knn_predict()
 finetune_epochs = 3 if config.quick else 100
 rows = []
 for name, net in encoders.items():
-    out = evaluate.finetune(net.backbone, train, test, fraction=0.1, epochs=finetune_epochs)
+    out = finetune(net.backbone, train, test, fraction=0.1, epochs=finetune_epochs)
     rows.append({"encoder": name, "labelled images": out["num_labelled"], "epochs": finetune_epochs,
                  "test accuracy (%)": out["accuracy"]})
 print(experiments.format_table(rows))
@@ -160,7 +162,7 @@ print(experiments.format_table(rows))
 # %%
 from matplotlib.figure import Figure
 
-keep = evaluate.balanced_subset(test.labels, min(1.0, 1000 / len(test)))
+keep = stratified_subset(test.labels, min(1.0, 1000 / len(test)))
 fig = Figure(figsize=(11, 4.5), layout="constrained")
 for ax, (name, f_test) in zip(fig.subplots(1, 2), features.items()):
     points = viz.umap_2d(f_test[keep], seed=0)
@@ -255,12 +257,12 @@ widgets.tau_widget(pairs["trained"], lam=lam, name="trained encoder")
 # - All protocols score the frozen **backbone** features (`evaluate.extract_features`), beside a random
 #   encoder of the same shape and initialisation.
 # - Weighted kNN (`evaluate.knn_accuracy`) and the linear probe (`evaluate.linear_probe`) give the
-#   columns of Tables I and III; fine-tuning on a balanced labelled subset (`evaluate.finetune`)
+#   columns of Tables I and III; fine-tuning on a stratified labelled subset (`trimix.finetune.finetune`)
 #   those of Tables II and IV.
 # - UMAP (`viz.umap_2d`, `viz.plot_embedding_2d`) shows the class structure as in Fig. 3; raw pixels
 #   (`evaluate.RawPixels`) tell learning from an easy dataset, and a nuisance label
 #   (`experiments.hue_labels`) class structure from shortcut structure.
 # - The predicted vs ground-truth matrices (`widgets.tau_view`) show the pretext task as in Fig. 5.
-# - From a terminal: `python -m trimix evaluate runs/notebook05 --protocols knn linear semi --random-baseline`.
+# - From a terminal: `python -m trimix evaluate runs/notebook05 --protocols knn linear finetune --random-baseline`.
 #
 # Next, notebook 07: medical images, and transferring an encoder to them.

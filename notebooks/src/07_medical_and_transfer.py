@@ -34,7 +34,8 @@ import torch
 
 import trimix
 from trimix import evaluate, experiments, viz
-from trimix.train import build_model, pretrain
+from trimix.finetune import transfer
+from trimix.train import build_method, pretrain
 
 # %% [markdown]
 # ## 1. The four MedMNIST datasets
@@ -142,7 +143,7 @@ print(f"{med.steps} steps in {med.seconds:.0f} s")
 
 # %%
 rows = []
-random_net = build_model(med_config, target_train.image_size).net.to(next(med.method.parameters()).device)
+random_net = build_method(med_config, target_train.image_size).net.to(next(med.method.parameters()).device)
 for name, net in {"random": random_net, "pretrained on target": med.method.net}.items():
     f_train, y_train = evaluate.extract_features(net, target_train)
     f_test, y_test = evaluate.extract_features(net, target_test)
@@ -156,7 +157,7 @@ print(experiments.format_table(rows))
 #
 # Now the encoder of notebook 05, pretrained on natural images (CIFAR-10 on a GPU, shapes in quick
 # mode), is frozen and a linear classifier is trained on its features of the target
-# (`evaluate.transfer`). The target's 28-pixel images are first **resized** to the 32 pixels the encoder
+# (`trimix.finetune.transfer`). The target's 28-pixel images are first **resized** to the 32 pixels the encoder
 # was trained on, so its stem sees what it expects. The random encoder of the same shape is the
 # baseline. As in notebook 06, a missing run of notebook 05 is trained here, and on a GPU, when the full
 # run would take over an hour, the cell asks first: set `RUN` to `"quick"`, `"short"` or `"full"`.
@@ -167,9 +168,9 @@ run_config = experiments.pretrain_run_config(config, RUN)
 source, _ = experiments.load_or_pretrain(run_config)
 source_size = trimix.data.DATASETS[run_config.dataset].image_size  # the size it was trained on
 rows = []
-random_net = build_model(run_config, source_size).net.to(next(source.parameters()).device)
+random_net = build_method(run_config, source_size).net.to(next(source.parameters()).device)
 for name, net in {"random": random_net, f"pretrained on {run_config.dataset}": source.net}.items():
-    out = evaluate.transfer(net.backbone, source_size, target_train, target_test, epochs=100)
+    out = transfer(net.backbone, source_size, target_train, target_test, epochs=100)
     rows.append({"encoder": name, "input size": out["image_size"], "linear probe on target (%)": out["accuracy"]})
 print(f"transfer to {target_label}, chance = {100 / target_train.num_classes:.0f} %")
 print(experiments.format_table(rows))
@@ -189,7 +190,7 @@ print(experiments.format_table(rows))
 #   name (`download=True` the first time) and serves grayscale as three equal channels.
 # - Pretraining on a medical set is the same `pretrain` call (Tables III, IV).
 # - Transfer (Table V) = frozen encoder + linear probe on the target, with the target resized to the
-#   encoder's input size: `evaluate.transfer(backbone, source_size, target_train, target_test)`.
+#   encoder's input size: `transfer(backbone, source_size, target_train, target_test)`.
 # - Offline, `experiments.shapes_stand_in` lets the code run; it is not medical data.
 # - From a terminal: `python -m trimix evaluate runs/notebook05 --transfer octmnist --download --random-baseline`.
 #

@@ -6,8 +6,9 @@ Both the kernel that runs a submission and the processes that score its exercise
 - files under the *hidden* folders (the hand-ins, the other private copies, the instructor notebooks, the
   grades) are neither read nor listed; a folder given as *imports only* (the kit, while an exercise is scored)
   is read by Python's import machinery alone, so that a function cannot read the kit's source and run it;
-- no program is started (a shell command or a new interpreter would run without the hook); ``os.fork`` is
-  allowed: a forked process keeps the hook.
+- no program is started (a shell command or a new interpreter would run without the hook), and no process is
+  forked: a fork refused only at its ``exec`` leaves a second copy of the kernel running in the child while
+  the parent waits for it (``%pip`` in a set-up cell did that, and the notebook hung until its time limit).
 
 What is refused raises ``PermissionError`` in the code that tried it, and is written down in ``violations``.
 A hook is no sandbox (``ctypes`` can get around it: the review flags ``ctypes``); run the grader in a
@@ -31,7 +32,7 @@ BOTH_CHANGED = {"os.rename", "shutil.move", "os.link"}
 SECOND_CHANGED = {"shutil.copyfile", "shutil.copymode", "shutil.copystat", "shutil.copytree", "os.symlink"}
 LIST_EVENTS = {"os.listdir", "os.scandir", "os.chdir"}  # glob and os.walk go through os.scandir
 PROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile",
-                  "pty.spawn", "os.forkpty"}
+                  "pty.spawn", "os.forkpty", "os.fork"}
 IMPORT_FILES = ("<frozen importlib._bootstrap_external>", "<frozen zipimport>", "<frozen importlib._bootstrap>")
 ENV = "TRIMIX_GUARD"
 

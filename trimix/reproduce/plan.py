@@ -1,68 +1,58 @@
-"""What each experiment runs: its rows (methods or variants), datasets, seeds, and how each run is scored.
+"""Records in, a plan out: the distinct encoders to pretrain, and what each table scores them with.
 
-    plan = make_plan("table1", SCALES["quick"], seeds=1, method_seeds={"trimix": 3}, results="results")
-    plan.runs[0].config.out_dir   # results/table1/quick/runs/shapes/simclr-seed0
+    plan = make_plan(get_experiments("all"), SCALES["paper"])
+    len(plan.runs)                       # distinct pretraining runs (and untrained networks), each trained once
+    plan.tables[1].entries[0].run        # Table II's SimCLR, seed 0: the very run Table I scores
 
-A table's columns are ``(group, dataset)`` pairs as in the paper (``paper_tables``): ("kNN", "cifar10"),
-("10%", "pathmnist"), or for transfer (source, target). Every run of a plan shares the scale's
-configuration; only the method or the variant's changes, the dataset and the seed differ.
+A pretraining run is identified by its configuration: its folder, ``results/<scale>/runs/<dataset>/<slug>-seed<k>``,
+is named from what differs from the scale's base configuration. Every table that needs that encoder (Table
+I's kNN, Table II's fine-tuning, Table V's transfer, Table VI's full TriMix row) finds it there, as the
+paper scores one set of pretrained encoders in all its tables. A table's columns are ``(group, dataset)``
+pairs as in the paper (``paper_tables``): ("kNN", "cifar10"), ("10%", "pathmnist"), or (source, target).
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
 
-from trimix import evaluate as ev
-from trimix.ablations import TABLE_VI_VARIANTS, TABLE_VII_VARIANTS, _slug, batch_dim_grid
+from trimix import protocols
 from trimix.config import Config
-from trimix.reproduce.paper_tables import METHOD_NAMES, PAPER_TABLES, PaperTable
+from trimix.finetune import finetune, transfer
+from trimix.evaluate import score_encoder
+from trimix.provenance import code_version
+from trimix.reproduce.paper_tables import METHOD_NAMES
+from trimix.reproduce.records import Experiment, Grid, Row, row
 from trimix.reproduce.scales import DataCache, Scale
 
 Column = tuple[str, str]  # (group, dataset)
 
-EXPERIMENTS = {  # name -> what it reproduces
-    "table1": "Table I: kNN and linear evaluation, natural images",
-    "table2": "Table II: semi-supervised fine-tuning on 1 %, 10 %, 100 % of the labels, natural images",
-    "table3": "Table III: kNN and linear evaluation, medical images (MedMNIST)",
-    "table4": "Table IV: semi-supervised fine-tuning, medical images (MedMNIST)",
-    "table5": "Table V: transfer from natural to medical images (linear probe on frozen features)",
-    "table6": "Table VI: ablation of TriMix's loss terms",
-    "table7": "Table VII: TriMix's extra terms on the backbone features Y or the embeddings Z",
-    "fig4": "Fig. 4: TriMix with batch size x projector size",
-}
-FRACTIONS = (0.01, 0.1, 1.0)  # Tables II and IV
-# A last row in every table (not Fig. 4): the same network untrained (0 steps, the seed's initialisation),
-# scored the same way. Not in the paper; it says whether a short run learned anything at all.
-RANDOM_ROW, RANDOM_LABEL = "random", "random init (no pretraining)"
-
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One way of scoring a pretrained encoder; ``key`` names everything its numbers depend on (the cache).
-
-    kind "frozen": kNN (k=200, T=0.1) and a linear probe of ``epochs`` epochs on ``dataset``;
-    "semi": fine-tuning for ``epochs`` epochs on a class-balanced ``fraction`` of ``dataset``'s labels;
-    "transfer": a linear probe of ``epochs`` epochs on the frozen features of the target ``dataset``.
-    All use the evaluation seed 0, as ``python -m trimix evaluate`` does.
-    """
+    """One way of scoring an encoder: ``kind`` ("frozen", "finetune", "transfer") on ``dataset`` with
+    ``protocols`` (frozen: kNN and a linear probe; finetune: FineTune at ``fraction``; transfer: Transfer)."""
 
     kind: str
     dataset: str
-    epochs: int
+    protocols: tuple
     fraction: float = 1.0
 
-    @property
     def key(self) -> str:
-        extra = {"semi": f" fraction={self.fraction:g}", "frozen": " k=200 T=0.1"}.get(self.kind, "")
-        return f"{self.kind} on {self.dataset}: epochs={self.epochs}{extra}"
+        """Everything the numbers depend on besides the encoder: the cache key of its scores."""
+        return json.dumps({"kind": self.kind, "dataset": self.dataset, "fraction": self.fraction,
+                           "protocols": [protocols.key(p) for p in self.protocols],
+                           "code": code_version("evaluation")}, sort_keys=True)
 
     def columns(self, source: str) -> list[Column]:
         """The table cells this evaluation fills, for an encoder pretrained on ``source``."""
         if self.kind == "frozen":
             return [("kNN", self.dataset), ("Linear", self.dataset)]
-        if self.kind == "semi":
+        if self.kind == "finetune":
             return [(f"{self.fraction:.0%}", self.dataset)]
         return [(source, self.dataset)]
 
@@ -70,37 +60,68 @@ class Evaluation:
         """Top-1 accuracies (%), one per ``columns`` entry, of ``net``'s backbone (left unchanged)."""
         train, test = data(self.dataset, "train"), data(self.dataset, "test")
         if self.kind == "frozen":
-            s = ev.score_encoder(net, train, test, ("knn", "linear"), linear_epochs=self.epochs, device=device)
+            knn, linear = self.protocols
+            s = score_encoder(net, train, test, ("knn", "linear"), knn, linear, device=device)
             return [s["knn"], s["linear"]]
-        if self.kind == "semi":
-            return [ev.finetune(net, train, test, self.fraction, epochs=self.epochs, device=device)["accuracy"]]
-        return [ev.transfer(net, image_size, train, test, epochs=self.epochs, device=device)["accuracy"]]
+        if self.kind == "finetune":
+            tune = dataclasses.asdict(self.protocols[0])
+            return [finetune(net, train, test, self.fraction, **tune, device=device)["accuracy"]]
+        probe = dataclasses.asdict(self.protocols[0].probe)
+        return [transfer(net, image_size, train, test, **probe, device=device)["accuracy"]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
-    """One pretraining run and its evaluations. ``config.out_dir`` is its folder."""
+    """A distinct encoder: a pretraining run, or the untrained network of ``config`` (``pretrained`` False).
+    ``config.out_dir`` is its folder, shared by every table that scores it."""
 
-    row: str  # the table row: a method name (``METHODS``) or a variant's name
-    dataset: str  # what it pretrains on
-    seed: int
     config: Config
-    evaluations: tuple[Evaluation, ...]
+    pretrained: bool
 
     @property
     def folder(self) -> Path:
         return Path(self.config.out_dir)
 
+    @property
+    def dataset(self) -> str:
+        return self.config.dataset
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cell group of a table: a row, pretrained on ``source`` with ``seed``, scored by ``evaluations``."""
+
+    row: Row
+    source: str
+    seed: int
+    run: Run
+    evaluations: tuple[Evaluation, ...]
+
+
+@dataclass
+class Table:
+    experiment: Experiment
+    folder: Path  # results/<scale>/<experiment>
+    rows: list[Row]
+    columns: list[Column] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+
 
 @dataclass
 class Plan:
-    experiment: str
     scale: Scale
-    folder: Path  # results/<experiment>/<scale label>
-    rows: dict[str, str]  # row key -> label, in the table's order
-    columns: list[Column]
-    runs: list[Run] = field(default_factory=list)
-    paper: PaperTable | None = None
+    folder: Path  # results/<scale label>
+    tables: list[Table] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[Run]:
+        """Every distinct encoder, once, in the order the tables first need them."""
+        return list({e.run.folder: e.run for t in self.tables for e in t.entries}.values())
+
+    def evaluations(self, run: Run) -> list[Evaluation]:
+        """Every evaluation any table asks of ``run``, once."""
+        wanted = [ev for t in self.tables for e in t.entries if e.run == run for ev in e.evaluations]
+        return list({ev.key(): ev for ev in wanted}.values())
 
 
 def parse_seeds(items: list[str]) -> tuple[int, dict[str, int]]:
@@ -120,69 +141,72 @@ def parse_seeds(items: list[str]) -> tuple[int, dict[str, int]]:
     return seeds, per_method
 
 
-def make_plan(experiment: str, scale: Scale, *, seeds: int = 1, method_seeds: dict[str, int] | None = None,
-              datasets: list[str] | None = None, results: str | Path = "results", label: str | None = None,
-              changes: dict | None = None, eval_epochs: int | None = None) -> Plan:
-    """The runs of ``experiment`` at ``scale``.
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
 
-    seeds: pretraining seeds 0..seeds-1 of each row; method_seeds: another number for some methods
-    (rows of Tables I-V), e.g. more seeds for the two methods a table is about.
-    datasets: replace the scale's datasets of the experiment (the pretraining ones; for table5 the sources).
-    label: the folder name under results/<experiment>/ (default: the scale's name).
-    changes: Config changes for every run (e.g. device, root, max_steps). eval_epochs: caps the linear
-    probe and fine-tuning epochs. Unknown experiments are refused with a ValueError.
+
+def _evaluations(experiment: Experiment, scale: Scale, source: str) -> tuple[Evaluation, ...]:
+    scoring = experiment.scoring
+    if scoring.kind == "frozen":
+        return (Evaluation("frozen", source, (scale.knn, scale.linear)),)
+    if scoring.kind == "finetune":
+        return tuple(Evaluation("finetune", source, (scale.finetune,), f) for f in scoring.fractions)
+    return tuple(Evaluation("transfer", target, (protocols.Transfer(scale.linear),)) for target in scale.medical)
+
+
+def _grid_rows(grid: Grid, base: Config, scale: Scale) -> tuple[Row, ...]:
+    """Fig. 4's cells as rows; with ``equal_images`` and a step cap, each cell's cap makes as many images."""
+    batch_sizes, dims = scale.fig4_grid(base)
+    rows = []
+    for b in batch_sizes:
+        for d in dims:
+            cap = {}
+            if grid.equal_images and base.max_steps is not None:
+                cap = {"max_steps": max(1, round(base.max_steps * base.batch_size / b))}
+            rows.append(row(f"B={b}, D={d}", batch_size=b, proj_hidden=d, proj_dim=d, **cap))
+    return tuple(rows)
+
+
+def make_plan(experiments: list[Experiment], scale: Scale, *, seeds: int = 1,
+              method_seeds: dict[str, int] | None = None, datasets: list[str] | None = None,
+              results: str | Path = "results", label: str | None = None, changes: dict | None = None) -> Plan:
+    """The tables of ``experiments`` at ``scale`` and the distinct runs they need.
+
+    seeds: pretraining seeds 0..seeds-1 of each row; method_seeds: another number for the rows that are a
+    method alone (e.g. ``{"trimix": 3}``). datasets: replace the scale's pretraining datasets. label: the
+    folder under ``results`` (default: the scale's name). changes: Config changes for every run (device,
+    root, a smoke test's max_steps).
     """
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {experiment!r}; choose one of: {', '.join(EXPERIMENTS)}, all")
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
     base = scale.config().replace(**(changes or {}))
-    medical_table = experiment in ("table3", "table4")
-    sources = list(datasets or (scale.medical if medical_table else scale.natural(base)))
-    if experiment in ("table6", "table7") and not datasets:
-        sources = sources[:1]  # the paper's ablations use CIFAR10 only
-    linear = min(scale.linear_epochs, eval_epochs or scale.linear_epochs)
-    finetune = min(scale.finetune_epochs, eval_epochs or scale.finetune_epochs)
-    plan = Plan(experiment, scale, Path(results) / experiment / (label or scale.name), {}, [],
-                paper=PAPER_TABLES.get(experiment))
-
-    def evaluations(source: str) -> tuple[Evaluation, ...]:
-        if experiment in ("table2", "table4"):
-            return tuple(Evaluation("semi", source, finetune, f) for f in FRACTIONS)
-        if experiment == "table5":
-            return tuple(Evaluation("transfer", target, linear) for target in scale.medical)
-        return (Evaluation("frozen", source, linear),)
-
-    if experiment in ("table6", "table7", "fig4"):
-        rows = {"table6": TABLE_VI_VARIANTS, "table7": TABLE_VII_VARIANTS}.get(experiment)
-        rows = rows or _fig4_variants(base, *scale.fig4_grid(base))
-    else:
-        rows = {method: {"method": method} for method in METHOD_NAMES}
-    if experiment != "fig4":
-        rows = {**rows, RANDOM_ROW: {"max_steps": 0}}
-    plan.rows = {name: METHOD_NAMES.get(name, RANDOM_LABEL if name == RANDOM_ROW else name) for name in rows}
-    for source in sources:
-        plan.columns += [c for e in evaluations(source) for c in e.columns(source)]
-        for name, row_changes in rows.items():
-            row_changes = {k: v for k, v in row_changes.items() if getattr(base, k) != v}  # only real changes
-            slug = _slug(", ".join(f"{k}={v}" for k, v in row_changes.items()) or "base")
-            if experiment not in ("table6", "table7", "fig4") or name == RANDOM_ROW:
-                slug = name  # tables I-V: runs/<dataset>/<method>-seed<k>
-            for seed in range((method_seeds or {}).get(name, seeds)):
-                out = plan.folder / "runs" / _slug(source) / f"{slug}-seed{seed}"
-                config = base.replace(**row_changes, dataset=source, seed=seed, out_dir=str(out))
-                plan.runs.append(Run(name, source, seed, config, evaluations(source)))
+    plan = Plan(scale, Path(results) / (label or scale.name))
+    for experiment in experiments:
+        sources = list(datasets or (scale.medical if experiment.pretrain_on == "medical" else scale.natural(base)))
+        if experiment.first_dataset_only and not datasets:
+            sources = sources[:1]
+        rows = experiment.rows if isinstance(experiment.rows, tuple) else _grid_rows(experiment.rows, base, scale)
+        table = Table(experiment, plan.folder / experiment.name, list(rows))
+        for source in sources:
+            evaluations = _evaluations(experiment, scale, source)
+            table.columns += [c for e in evaluations for c in e.columns(source)]
+            for r in rows:
+                real = {k: v for k, v in r.changes if getattr(base, k) != v}
+                method = real.get("method", base.method)
+                count = (method_seeds or {}).get(method, seeds) if set(real) <= {"method"} else seeds
+                for seed in range(count):
+                    table.entries.append(Entry(r, source, seed, _run(base, real, r.pretrained, source, seed, plan),
+                                               evaluations))
+        plan.tables.append(table)
     return plan
 
 
-def _fig4_variants(base: Config, batch_sizes, dims) -> dict[str, dict]:
-    """Fig. 4's grid (``ablations.batch_dim_grid``) at an equal number of images per run.
-
-    The paper trains every cell for 200 epochs. A scale that stops runs after ``max_steps`` steps (quick)
-    would give larger batches more images; there each cell's step cap is scaled by base batch / its batch.
-    """
-    grid = batch_dim_grid(batch_sizes, dims)
-    if base.max_steps is None:
-        return grid
-    return {name: {**changes, "max_steps": max(1, round(base.max_steps * base.batch_size / changes["batch_size"]))}
-            for name, changes in grid.items()}
+def _run(base: Config, changes: dict, pretrained: bool, source: str, seed: int, plan: Plan) -> Run:
+    """The run of ``base`` with ``changes`` on ``source``, in the folder its configuration names."""
+    if pretrained:
+        method = changes.get("method", base.method)
+        slug = "-".join([method] + [f"{k}-{v}" for k, v in sorted(changes.items()) if k != "method"])
+    else:
+        slug = "untrained"
+    folder = plan.folder / "runs" / _slug(source) / f"{_slug(slug)}-seed{seed}"
+    return Run(base.replace(**changes, dataset=source, seed=seed, out_dir=str(folder)), pretrained)

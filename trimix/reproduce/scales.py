@@ -12,12 +12,14 @@ optimiser, batch, epochs or steps), so that a table compares objectives and noth
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from trimix.config import Config, paper_config, quick_config
-from trimix.data import ImageData, load_dataset
+from trimix.protocols import KNN, FineTune, LinearProbe
+from trimix.data import load_dataset
+from trimix.imagedata import ImageData
 from trimix.reproduce.paper_tables import DATASET_NAMES, MEDICAL, NATURAL
 from trimix.stand_in import shapes_stand_in, subset
 
@@ -40,16 +42,24 @@ def small_config(**changes) -> Config:
 
 @dataclass(frozen=True)
 class Scale:
-    """How big a reproduction is: the base configuration, the datasets, the evaluation budgets."""
+    """How big a reproduction is: the base configuration, the datasets, the evaluation protocols."""
 
     name: str
     about: str  # one line for the tables
-    config: Callable[[], Config]  # every run's configuration before its method or variant is set
+    config: Callable[[], Config]  # every run's configuration before its row's changes are made
     natural: Callable[[Config], tuple[str, ...]]  # datasets standing for the paper's natural images
     medical: tuple[str, ...]  # ... and for its MedMNIST sets
     fig4_grid: Callable[[Config], tuple[tuple[int, ...], tuple[int, ...]]]  # (batch sizes, projector sizes)
-    linear_epochs: int = 100  # linear probe (paper: 100)
-    finetune_epochs: int = 100  # semi-supervised fine-tuning (paper: 100)
+    knn: KNN = KNN()
+    linear: LinearProbe = LinearProbe()  # the paper's: 100 epochs
+    finetune: FineTune = FineTune()  # the paper's: 100 epochs
+
+    def capped(self, epochs: int | None) -> "Scale":
+        """This scale with the linear probe and fine-tuning cut to at most ``epochs`` (a smoke-test knob)."""
+        if epochs is None:
+            return self
+        return replace(self, linear=replace(self.linear, epochs=min(self.linear.epochs, epochs)),
+                       finetune=replace(self.finetune, epochs=min(self.finetune.epochs, epochs)))
 
 
 def _around(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -70,10 +80,10 @@ def _paper_grid(config: Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 SCALES: dict[str, Scale] = {
     "quick": Scale("quick", "quick mode (trimix.config.quick_config) on the built-in dataset, a CPU in minutes",
-                   quick_config, lambda c: (c.dataset,), (STAND_IN,), _around, finetune_epochs=5),
+                   quick_config, lambda c: (c.dataset,), (STAND_IN,), _around, finetune=FineTune(epochs=5)),
     "small": Scale("small", "real data on a CPU: ResNet-18 of width {width}, projector 3 x {proj_dim}, batch "
                    "{batch_size}, epochs {epochs}".format(**SMALL_OVERRIDES),
-                   small_config, lambda c: ("cifar10",), MEDICAL, _below, finetune_epochs=5),
+                   small_config, lambda c: ("cifar10",), MEDICAL, _below, finetune=FineTune(epochs=5)),
     "paper": Scale("paper", "the paper's configuration (section IV-A): ResNet-18, projector 3 x 1024, "
                    "batch 256, 200 epochs", paper_config, lambda c: NATURAL, MEDICAL, _paper_grid),
 }
