@@ -181,7 +181,7 @@ def test_virtual_loss_is_zero_when_m_finds_the_mixed_pairs(seed, b, lam):
 
 
 def test_virtual_loss_near_two_over_b_for_uniform_m():
-    # The numerical note of DESIGN.md: with tau = 2 and the 1/D scaling M is nearly uniform (1/B), and a
+    # The numerical note of docs/design.md: with tau = 2 and the 1/D scaling M is nearly uniform (1/B), and a
     # uniform M is off GT by 2 * (1 - 2/B) per row (GT has mass 1 on 2 entries), so L_vrt ~ (2/B)(1 - 2/B).
     z1, _, z_vrt = embeddings(1, 32, d=64)
     assert virtual_embedding_loss(z1, z_vrt, 0.5, tau=2.0).item() == pytest.approx(2 / 32 * (1 - 2 / 32), rel=0.02)

@@ -7,7 +7,7 @@
   DataLoader workers. The reference, seeded by ``torch.manual_seed`` and DataLoader worker seeding.
 * Batched (`augment_batch`, `two_views`): one call draws independent parameters for every image of a
   (B, 3, H, W) batch and applies them with a few tensor ops on the batch's device, without host syncs,
-  so a GPU can keep the dataset on the device as uint8 (DESIGN.md section 6).
+  so a GPU can keep the dataset on the device as uint8 (docs/design.md, "Training, devices").
 
 Shapes: B = batch, H x W = image size. Images are uint8 in [0, 255] or float in [0, 1] until normalised.
 """

@@ -108,7 +108,9 @@ def vicreg_loss(
 
     ``mse`` is the mean over all B * D entries (eq 5, divided by D as well), ``v`` is ``vicreg_variance``
     and ``c`` is ``vicreg_covariance``. The paper's eq 6 writes ``mu * [v(Z) + v(Z')]`` without the
-    halving; the authors' code (and solo-learn) halve it, and so does this function.
+    halving; the authors' code halves it (``std_loss = mean(relu(1 - std_x)) / 2 + mean(relu(1 - std_y)) / 2``),
+    and so does this function. solo-learn adds the two terms without halving, so its variance weight acts
+    twice as strongly at the same coefficient.
 
     Args:
         z1, z2: (B, D) projector outputs of the two views.

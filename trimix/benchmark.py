@@ -1,4 +1,4 @@
-"""Training speed, measured: ``python -m trimix bench train`` (DESIGN.md section 6).
+"""Training speed, measured: ``python -m trimix bench train`` (docs/design.md, "Training, devices").
 
     python -m trimix bench train                   # paper sizes on a GPU; quick-mode sizes on a CPU
     python -m trimix bench train --methods trimix barlow_twins --width 64 --batch-size 256 --compile

@@ -1,4 +1,4 @@
-"""Several processes (GPUs) with ``torchrun`` and DistributedDataParallel (DESIGN.md section 10).
+"""Several processes (GPUs) with ``torchrun`` and DistributedDataParallel (docs/design.md, "Several GPUs").
 
     torchrun --nproc_per_node=4 -m trimix pretrain ...     # 4 GPUs (nccl), or 4 CPU processes (gloo)
     python -m trimix pretrain ...                          # the same loop in one process

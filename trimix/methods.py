@@ -1,7 +1,7 @@
 """The self-supervised methods of the paper's tables, one small class each, in one registry ``METHODS``.
 
 Every method wraps the same ``SSLNet`` (ResNet-18 + the paper's projector), takes the same two augmented
-views (N, 3, H, W), and differs only in its objective (DESIGN.md section 9):
+views (N, 3, H, W), and differs only in its objective (docs/design.md, "Defaults": the baselines):
 
     method = METHODS[name].from_config(net, config)   # what train.build_method does
     total, parts = method.loss(x1, x2)                # parts: each term, unweighted, for the history

@@ -11,9 +11,9 @@ class is the same in all of an image's copies:
   whole object: even a crop of 8 % of the image holds a copy or a large part of one.
 * Each copy has its own size, position in its cell and left-right orientation: nuisances the crop and the
   flip vary too, and ones that do not add up to a property of the whole image.
-* Grey levels, noise and the layout are the same for every image. An earlier version gave every image its
-  own grey levels, stripes, gradient and rotation: all shared by the two views and none varied by the recipe,
-  so a quick run learned those rather than the shapes and lost to a random network on some seeds (issue 9).
+* Grey levels, noise and the layout are the same for every image. Anything else that differed between
+  images but not between an image's two views (its own grey levels, stripes, a gradient, a rotation) would
+  be learned instead of the shapes: the recipe does not vary it, so it is the easiest thing the views share.
 
 A copy's centre may lie anywhere in its cell (``JITTER``): with less freedom the copies of a class overlap
 from image to image and plain pixel matching already goes far (kNN on centred raw pixels: 68 % with

@@ -32,7 +32,7 @@ def shapes_stand_in(split: str = "train", image_size: int = 28, grayscale: bool 
     wanted = [shapes.classes.index(c) for c in STAND_IN_CLASSES]
     keep = torch.isin(shapes.labels, torch.tensor(wanted))
     images, labels = shapes.images[keep].float() / 255, shapes.labels[keep]
-    if grayscale:  # luminance, stretched to the full range per image (some colour pairs have equal luma)
+    if grayscale:  # luminance, stretched to the full range of each image (as OCT scans use their range)
         gray = (images * torch.tensor([0.2989, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
         low, high = gray.amin((2, 3), keepdim=True), gray.amax((2, 3), keepdim=True)
         gray = (gray - low) / (high - low).clamp_min(1e-3)
@@ -50,7 +50,7 @@ def load_target_or_stand_in(name: str, split: str, root: str = "data", download:
 
     With ``download`` a missing dataset is fetched; when that fails for want of a network, a warning says
     so and the stand-in is returned. A corrupt file is still an error. ``max_images`` keeps a
-    class-balanced subset of a real dataset (quick mode on a CPU).
+    stratified subset of a real dataset (quick mode on a CPU).
     """
     try:
         return subset(load_dataset(name, split, root=root), max_images), True

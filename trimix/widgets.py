@@ -4,7 +4,7 @@ The work is done by pure functions that return figures, numbers and text (``lamb
 ``tau_view``, ``tau_report``; pytest calls them directly). ``lambda_widget`` and ``tau_widget`` only wire them to
 sliders with ``ipywidgets.interactive``: the widget's ``.result`` holds what the last redraw returned.
 
-A numerical note the tau widget makes visible (DESIGN.md section 3). Before the softmax, eq 6 divides
+A numerical note the tau widget makes visible (docs/design.md, "The objective"). Before the softmax, eq 6 divides
 by D, so every entry of ``s(z) @ v.T / D`` is a correlation-like number of size at most about 1. With
 the paper's tau = 2 the logits of each row differ by at most about 1, and ``exp`` of numbers that close
 are nearly equal: M is almost uniform (entries near 1/B) and L_vrt stays near 2/B, however good the

@@ -124,7 +124,7 @@ def dataset_label(name: str) -> str:
 class DataCache:
     """Each split loaded once per reproduction: ``cache(name, split)`` -> ImageData.
 
-    ``max_images`` keeps a class-balanced subset of every split (``trimix.stand_in.subset``), a knob for
+    ``max_images`` keeps a stratified subset of every split (``trimix.imagedata.subset``), a knob for
     tests and quick tries; the results are then no longer the scale's.
     """
 
