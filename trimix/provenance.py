@@ -18,7 +18,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 # What a pretrained encoder depends on: the data it sees, the views, the network, the objectives, the loop.
-TRAINING = ("trimix.config", "trimix.data", "trimix.imagedata", "trimix.shapes", "trimix.augment",
+# Not trimix.config: a run's settings are recorded as values (run.json), so a new field or help text there
+# changes no result.
+TRAINING = ("trimix.data", "trimix.imagedata", "trimix.shapes", "trimix.augment",
             "trimix.models", "trimix.standardize", "trimix.mixing", "trimix.losses", "trimix.baseline_losses",
             "trimix.methods", "trimix.device", "trimix.distributed", "trimix.sync_batchnorm", "trimix.checkpoint",
             "trimix.train")
