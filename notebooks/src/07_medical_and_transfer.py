@@ -1,3 +1,9 @@
+# ---
+# jupyter:
+#   trimix:
+#     student_copy: true
+# ---
+
 # %% [markdown]
 # # 07 · Medical images and transfer
 #
@@ -92,30 +98,37 @@ viz.show_images(target_train.images[:20], titles=[target_train.classes[k][:12] f
 # Each image has three identical channels: the network sees colour images whose colour carries no
 # information.
 #
-# ### Exercise `gray_to_rgb`
-# Write `my_gray_to_rgb(images)`: uint8 `(N, H, W)` grayscale images to uint8 `(N, 3, H, W)` with three
-# equal channels, the way the kit serves OCTMNIST.
+# ### Exercise `channels_first_rgb`
+# MedMNIST stores its images as NumPy-style arrays: grayscale sets (OCTMNIST) as uint8 `(N, H, W)`, colour
+# sets (PathMNIST, DermaMNIST, BloodMNIST) as uint8 `(N, H, W, 3)`, channels last. The kit serves every
+# dataset as uint8 `(N, 3, H, W)`, channels first, the layout torch's convolutions take. Write
+# `my_channels_first_rgb(images)` for both cases: copy a gray image into three equal channels, and move a
+# colour image's channel axis to the front (without scrambling the pixels).
 
-# %% nbgrader={"grade": false, "grade_id": "my_gray_to_rgb", "locked": false, "schema_version": 3, "solution": true, "task": false} tags=["exercise"]
-def my_gray_to_rgb(images: torch.Tensor) -> torch.Tensor:
-    """(N, H, W) uint8 -> (N, 3, H, W) uint8, the gray value copied into each channel."""
+# %% nbgrader={"grade": false, "grade_id": "my_channels_first_rgb", "locked": false, "schema_version": 3, "solution": true, "task": false} tags=["exercise"] hint="3-D input: images[:, None] then expand or repeat to 3 channels; 4-D input: permute, not reshape"
+def my_channels_first_rgb(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W) grayscale or (N, H, W, 3) colour -> uint8 (N, 3, H, W)."""
     ### BEGIN SOLUTION
-    return images[:, None].expand(-1, 3, -1, -1).contiguous()
+    if images.dim() == 3:
+        return images[:, None].expand(-1, 3, -1, -1)
+    return images.permute(0, 3, 1, 2)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "check_gray_to_rgb", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false} tags=["check"]
-# CHECK: gray_to_rgb
-def check_gray_to_rgb():
-    gray = target_train.images[:8, 0]                                   # (8, 28, 28): one channel back
-    rgb = my_gray_to_rgb(gray)
-    assert rgb.shape == (8, 3, *gray.shape[1:]) and rgb.dtype == torch.uint8, (
-        f"expected shape {(8, 3, *gray.shape[1:])} uint8, got {tuple(rgb.shape)} {rgb.dtype}")
-    assert torch.equal(rgb, target_train.images[:8]), "each of the 3 channels must equal the gray image"
-    print("gray_to_rgb: correct")
+# %% nbgrader={"grade": true, "grade_id": "check_channels_first_rgb", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false} tags=["check"]
+# CHECK: channels_first_rgb
+from trimix.checks import check_channels_first_rgb
 
+check_channels_first_rgb(my_channels_first_rgb)  # if my_channels_first_rgb is wrong, this says what to fix
+print("channels_first_rgb: correct")
 
-check_gray_to_rgb()
+# %% [markdown]
+# Your function on the target: one channel of its images, served back as three.
+
+# %%
+gray = target_train.images[:8, 0]  # (8, 28, 28): one channel back, as the grayscale file stores it
+print(tuple(gray.shape), "->", tuple(my_channels_first_rgb(gray).shape),
+      "equal to the kit's:", torch.equal(my_channels_first_rgb(gray), target_train.images[:8]))
 
 # %% [markdown]
 # ## 2. Pretraining on the medical images (Tables III, IV)
@@ -127,23 +140,28 @@ check_gray_to_rgb()
 # only want to try it, or skip to section 3, which does not need it.
 
 # %%
+# the budget of notebook 05's run, so that section 3 can compare the two encoders
 med_config = config.replace(dataset=target_label, out_dir=f"runs/notebook07-{target_label}",
-                            max_steps=30 if config.quick else None)
+                            max_steps=experiments.QUICK_PRETRAIN_STEPS if config.quick else None)
 estimate = experiments.estimate_pretrain_time(med_config, target_train, steps=2, warmup=1)
 print("projected:", experiments.describe_estimate(estimate))
 med = pretrain(med_config, data=target_train, progress=False)
 print(f"{med.steps} steps in {med.seconds:.0f} s")
 
+# %% [markdown]
+# Each encoder is scored as in section 3: frozen, with a linear probe (100 epochs) trained on the
+# target's training images and tested on its test images (`evaluate.transfer`, here at the encoder's
+# own input size, 28 pixels).
+
 # %%
-rows = []
+rows_target = []
 random_net = build_model(med_config, target_train.image_size).net.to(next(med.method.parameters()).device)
 for name, net in {"random": random_net, "pretrained on target": med.method.net}.items():
-    f_train, y_train = evaluate.extract_features(net, target_train)
-    f_test, y_test = evaluate.extract_features(net, target_test)
-    rows.append({"encoder": name, "kNN (%)": evaluate.knn_accuracy(f_train, y_train, f_test, y_test,
-                                                                     num_classes=target_train.num_classes)})
+    out = evaluate.transfer(net.backbone, target_train.image_size, target_train, target_test, epochs=100)
+    rows_target.append({"encoder": name, "input size": out["image_size"],
+                        "linear probe on target (%)": out["accuracy"]})
 print(f"{target_label}, chance = {100 / target_train.num_classes:.0f} %")
-print(experiments.format_table(rows))
+print(experiments.format_table(rows_target))
 
 # %% [markdown]
 # ## 3. Transfer from natural images (Table V)
