@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import trimix
 from trimix import checks
 from trimix.assignments.conventions import check_name, exercise_map
+from trimix.ablations import TABLE_VI_VARIANTS
 from trimix.checks import CHECKS, CheckFailed
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -317,6 +318,7 @@ PLANTED += [
     ("table_vi", lambda: {**VI, "TriMix: both losses, no feature norms": {}}, "feature_norm=True (should be False)"),
     ("table_vi", lambda: {k: v for k, v in VI.items() if k != "Barlow Twins"}, "missing ['Barlow Twins']"),
     ("table_vi", lambda: {**VI, "TriMix: both losses + feature norms": {"tau": 0.1}}, "tau=0.1 (should be 2.0)"),
+    ("table_vi", lambda: dict(TABLE_VI_VARIANTS), "the kit's own"),
 ]
 
 

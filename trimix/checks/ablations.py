@@ -36,6 +36,9 @@ def check_table_vi(fn: Callable) -> None:
     mine = call_student("table_vi", fn, {})
     if not isinstance(mine, dict):
         raise CheckFailed(f"my_table_vi returned a {type(mine).__name__}: return a dict, variant name -> changes")
+    if mine is TABLE_VI_VARIANTS or any(mine.get(n) is changes and changes for n, changes in TABLE_VI_VARIANTS.items()):
+        raise CheckFailed("my_table_vi returns the kit's own experiments.TABLE_VI_VARIANTS, the answer to this "
+                          "exercise: write the five dicts yourself (the kit's version is only there to check yours)")
     missing, extra = [n for n in TABLE_VI_VARIANTS if n not in mine], [n for n in mine if n not in TABLE_VI_VARIANTS]
     if missing or extra:
         raise CheckFailed(f"my_table_vi: the names must be exactly those of Table VI, {list(TABLE_VI_VARIANTS)}; "
