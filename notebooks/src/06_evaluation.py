@@ -19,7 +19,7 @@
 # **Learning goals.** After this notebook you can
 #
 # - extract frozen backbone features and score them with weighted kNN and a linear probe;
-# - fine-tune an encoder on a 10% class-balanced labelled subset;
+# - fine-tune an encoder on a 10% class-balanced labelled subset, with enough steps to mean something;
 # - draw a UMAP of test features coloured by class, before and after training (Fig. 3);
 # - read the predicted and ground-truth matrices of a trained network on a real batch (Fig. 5).
 #
@@ -150,8 +150,8 @@ print(f"my_knn_predict: {100 * (mine == test.labels).float().mean():.1f} % (the 
 # That recipe cannot simply be cut short. In quick mode 10% of the labels is 500 images, two batches of
 # 256, so 3 epochs would be 6 optimiser steps at lr 1e-3: the new head barely leaves its random start.
 # (We tried: fine-tuned that way, the trained encoder scored 10-24 % over three seeds, about chance, and
-# as little on its own training images; keeping BatchNorm in eval mode or dropping the augmentation did
-# not help.) The frozen linear probe shows the same on the same 500 images, at no cost:
+# as little on its own training images; on seed 0, keeping BatchNorm in eval mode or dropping the
+# augmentation did not help.) The frozen linear probe shows the same on the same 500 images, at no cost:
 
 # %%
 labelled = evaluate.balanced_subset(train.labels, 0.1)  # the subset finetune(fraction=0.1) uses
@@ -179,13 +179,13 @@ for name, net in encoders.items():
 print("recipe:", recipe)
 print(experiments.format_table(rows))
 tuned = {row["encoder"]: row["fine-tuned (%)"] for row in rows}
-# the next paragraph, checked on this run
-assert all(tuned[name] > probe[100][name] + 15 for name in encoders), (tuned, probe[100])
-assert tuned["trained"] > tuned["random"], tuned
+if config.quick:  # the next paragraph, checked on this run (in quick mode, where we measured it)
+    assert all(tuned[name] > probe[100][name] + 15 for name in encoders), (tuned, probe[100])
+    assert tuned["trained"] > tuned["random"], tuned
 
 # %% [markdown]
-# Trained end to end with enough steps, both encoders end far above their frozen linear probes on the
-# same labels, and the pretrained one stays ahead: the paper's order, in which fine-tuning on 10% of
+# In quick mode, trained end to end with enough steps, both encoders end far above their frozen linear
+# probes on the same labels, and the pretrained one stays ahead: the paper's order, in which fine-tuning on 10% of
 # CIFAR-10 (87.56 %, Table II) rivals the linear probe on all of it (88.39 %, Table I). But the random
 # encoder comes much closer than with frozen features: on these shapes a few hundred labelled images
 # train a small network well from scratch (in our runs, even 50 images did, to 74-86 %). Pretraining's
@@ -200,8 +200,8 @@ assert tuned["trained"] > tuned["random"], tuned
 # colour**. In the paper's Fig. 3, TriMix's CIFAR-10 features fall into separate islands, about one per
 # class. A quick-mode encoder is far from that: its map may show only a few islands, each shared by
 # several classes, but inside an island the colours come in patches, where the random encoder's map
-# mixes them. The number in each title measures that: the share of each dot's 10 nearest dots on the map that
-# have its class (about 10 % for a map blind to the class).
+# mixes them. The number in each title measures that: the share of each dot's 10 nearest dots on the
+# map that have its class (about 10 % for a map blind to the class).
 
 # %%
 from matplotlib.figure import Figure

@@ -163,10 +163,10 @@ print("per seed, TriMix - Barlow Twins:", ", ".join(f"{a - b:+.1f}" for a, b in 
 # same seed share their initial weights, views and lambdas, so the per-seed differences are the sharper
 # comparison.
 #
-# - **Full TriMix against Barlow Twins**: in our runs TriMix was ahead on every seed, by several kNN
+# - **Full TriMix against Barlow Twins**: in our quick runs TriMix was ahead on every seed, by several kNN
 #   points: the paper's direction, and the one difference of Table VI this scale resolves.
 # - **The virtual embeddings loss alone against Barlow Twins**: no reliable difference. In our runs it
-#   changed sign from seed to seed, and a single run can show "L_vrt only" several points ahead of
+#   changed sign from seed to seed, and a single quick run can show "L_vrt only" several points ahead of
 #   Barlow Twins or several points behind (we saw both, with seed 0 on two machines). That is what
 #   notebooks 03-04 lead us to expect: at tau = 2 the predicted matrix is nearly uniform and the
 #   gradient of L_vrt is small, so adding it changes a run only a little. A little is enough to send a
@@ -181,11 +181,11 @@ print("per seed, TriMix - Barlow Twins:", ", ".join(f"{a - b:+.1f}" for a, b in 
 # difference this scale could not resolve even if the term pulled harder.
 
 # %%
-# the two points above, checked on this run's seeds
-assert all(f > b for f, b in zip(full, bt)), "full TriMix should be ahead of Barlow Twins on every seed"
 paired = [v - b for v, b in zip(vrt, bt)]
-assert abs(statistics.mean(paired)) < max(statistics.stdev(bt), statistics.stdev(vrt)), \
-    "L_vrt alone should stay within the spread between seeds of Barlow Twins"
+if config.quick:  # the two points above, checked on this run's seeds (in quick mode, where we measured them)
+    assert all(f > b for f, b in zip(full, bt)), "full TriMix should be ahead of Barlow Twins on every seed"
+    assert abs(statistics.mean(paired)) < max(statistics.stdev(bt), statistics.stdev(vrt)), \
+        "L_vrt alone should stay within the spread between seeds of Barlow Twins"
 
 # %% [markdown]
 # ## 4. Table VII: Z or Y?
