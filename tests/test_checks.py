@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import trimix
 from trimix import checks
 from trimix.assignments.conventions import check_name, exercise_map
+from trimix.ablations import TABLE_VI_VARIANTS
 from trimix.checks import CHECKS, CheckFailed
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -321,6 +322,76 @@ PLANTED += [
     ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - fs(s(zv))).abs().sum(1).mean(),
      "sums over the features"),
     ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - s(fs(zv))).abs().mean(), "wrong order"),
+
+
+# ---- notebooks 05-08: a run's time and loss parts, the kNN vote, MedMNIST's layout, Table VI ----------------
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def last_parts(h, beta, gamma, at=-1):
+    return {"bt": h["bt"][at], "vrt": beta * h["vrt"][at], "con": gamma * h["con"][at]}
+
+
+def knn(tr, y, te, c, k=200, temperature=0.1, norm=True, weight=None, pick="argmax", clip=True):
+    if norm:
+        tr, te = F.normalize(tr, dim=1), F.normalize(te, dim=1)
+    sim, idx = (te @ tr.T).topk(min(k, len(tr)) if clip else k, dim=1)
+    votes = torch.zeros(len(te), c).scatter_add_(1, y[idx], weight(sim) if weight else (sim / temperature).exp())
+    return getattr(votes, pick)(1)
+
+
+VI = {"Barlow Twins": {"method": "barlow_twins"}, "TriMix: virtual embeddings loss only": {"gamma": 0.0},
+      "TriMix: self-consistency loss only": {"beta": 0.0}, "TriMix: both losses, no feature norms":
+      {"feature_norm": False}, "TriMix: both losses + feature norms": {}}
+
+PLANTED += [
+    ("projected_seconds", lambda t, w, n: mean(t) * n, "counts the warm-up steps"),
+    ("projected_seconds", lambda t, w, n: sum(t[w:]) / len(t) * n, "number of timed steps"),
+    ("projected_seconds", lambda t, w, n: mean(t[w:]), "multiply by total_steps"),
+    ("projected_seconds", lambda t, w, n: mean(t[w:]) * n / 60, "in seconds"),
+    ("projected_seconds", lambda t, w, n: sorted(t[w:])[len(t[w:]) // 2] * n, "median"),
+    ("projected_seconds", lambda t, w, n: None, "forget the `return`"),
+    ("weighted_parts", lambda h, beta, gamma: {k: h[k][-1] for k in ("bt", "vrt", "con")}, "not weighted"),
+    ("weighted_parts", lambda h, beta, gamma: {"bt": h["total"][-1], "vrt": 0, "con": 0}, "holds the logged total"),
+    ("weighted_parts", lambda h, beta, gamma: last_parts(h, gamma, beta), "swapped"),
+    ("weighted_parts", lambda h, beta, gamma: last_parts(h, beta, gamma, at=0), "first logged point"),
+    ("weighted_parts", lambda h, beta, gamma: {k: mean(h[k]) * w for k, w in zip(("bt", "vrt", "con"),
+                                                                           (1, beta, gamma))}, "averages"),
+    ("weighted_parts", lambda h, beta, gamma: {"bt": h["bt"], "vrt": beta, "con": gamma}, "history['bt'][-1]"),
+    ("weighted_parts", lambda h, beta, gamma: [h["bt"][-1], beta * h["vrt"][-1], gamma * h["con"][-1]],
+     "keys 'bt', 'vrt' and 'con'"),
+    ("knn_predict", lambda tr, y, te, c, k=200, temperature=0.1: knn(tr, y, te, c, k, temperature, norm=False),
+     "not normalised"),
+    ("knn_predict", lambda tr, y, te, c, k=200, temperature=0.1: knn(tr, y, te, c, k, weight=torch.ones_like),
+     "one vote"),
+    ("knn_predict", lambda tr, y, te, c, k=200, temperature=0.1: knn(tr, y, te, c, k, weight=lambda s: (s * temperature).exp()),
+     "multiplied by the temperature"),
+    ("knn_predict", lambda tr, y, te, c, k=200, temperature=0.1: knn(tr, y, te, c, k, temperature, pick="argmin"),
+     "fewest votes"),
+    ("knn_predict", lambda tr, y, te, c, k=200, temperature=0.1: knn(tr, y, te, c, k, temperature).float(),
+     "floating-point"),
+    ("knn_predict", lambda tr, y, te, c, k=200, temperature=0.1: knn(tr, y, te, c, k, temperature, clip=False),
+     "min(k, len(train_features))"),
+    ("knn_predict", lambda tr, y, te, c, k=200, temperature=0.1: trimix.evaluate.knn_predict(tr, y, te, c, k, temperature),
+     "the kit's own answer"),
+    ("channels_first_rgb", lambda x: x[:, None].expand(-1, 3, -1, -1).float() if x.dim() == 3 else x.permute(0, 3, 1, 2),
+     "keep the pixels uint8"),
+    ("channels_first_rgb", lambda x: x[:, None] if x.dim() == 3 else x.permute(0, 3, 1, 2), "one channel"),
+    ("channels_first_rgb", lambda x: x[..., None].expand(-1, -1, -1, 3) if x.dim() == 3 else x, "channels last"),
+    ("channels_first_rgb", lambda x: x[:, None].repeat(1, 3, 1, 1) if x.dim() == 3 else x.reshape(len(x), 3, 5, -1),
+     "reshaped, not permuted"),
+    ("channels_first_rgb", lambda x: x[:, None].repeat(1, 3, 1, 1) if x.dim() == 3 else x.permute(0, 3, 2, 1),
+     "height and width are swapped"),
+    ("table_vi", lambda: {**VI, "TriMix: virtual embeddings loss only": {"beta": 0.0},
+                          "TriMix: self-consistency loss only": {"gamma": 0.0}}, "beta and gamma are mixed up"),
+    ("table_vi", lambda: {**VI, "Barlow Twins": {"beta": 0.0, "gamma": 0.0}}, "third forward pass"),
+    ("table_vi", lambda: {**VI, "TriMix: both losses, no feature norms": {"feature_norms": False}},
+     "a field Config does not have"),
+    ("table_vi", lambda: {**VI, "TriMix: both losses, no feature norms": {}}, "feature_norm=True (should be False)"),
+    ("table_vi", lambda: {k: v for k, v in VI.items() if k != "Barlow Twins"}, "missing ['Barlow Twins']"),
+    ("table_vi", lambda: {**VI, "TriMix: both losses + feature norms": {"tau": 0.1}}, "tau=0.1 (should be 2.0)"),
+    ("table_vi", lambda: dict(TABLE_VI_VARIANTS), "the kit's own"),
 ]
 
 

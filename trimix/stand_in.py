@@ -17,7 +17,8 @@ STAND_IN_SPLITS = {"train": (2000, 101), "val": (500, 102), "test": (500, 103)} 
 
 
 def shapes_stand_in(split: str = "train", image_size: int = 28, grayscale: bool = True) -> ImageData:
-    """An OFFLINE STAND-IN for a MedMNIST dataset: NOT medical data, only a visibly different target.
+    """An OFFLINE STAND-IN for a MedMNIST dataset: NOT medical data, and a near target for an encoder
+    trained on the built-in shapes (its classes are four of them), unlike MedMNIST for a CIFAR-10 encoder.
 
     Built from the built-in shapes with other seeds than its train/test splits: 4 of its classes,
     drawn at ``image_size`` (28 px, MedMNIST's size), grayscale served as 3 equal channels (as OCTMNIST)

@@ -1,3 +1,9 @@
+# ---
+# jupyter:
+#   trimix:
+#     student_copy: true
+# ---
+
 # %% [markdown]
 # # 08 · Ablations: which parts of TriMix matter?
 #
@@ -44,9 +50,10 @@ from trimix.data import load_dataset
 # row standardisation of the virtual embeddings (`feature_norm=False`); full TriMix changes nothing.
 #
 # ### Exercise `table_vi`
-# Write the five changes yourself, then compare with `experiments.TABLE_VI_VARIANTS`.
+# Write the five changes yourself; the CHECK cell compares them with the kit's `experiments.TABLE_VI_VARIANTS`,
+# which the cell after it prints.
 
-# %% nbgrader={"grade": false, "grade_id": "my_table_vi", "locked": false, "schema_version": 3, "solution": true, "task": false} tags=["exercise"]
+# %% nbgrader={"grade": false, "grade_id": "my_table_vi", "locked": false, "schema_version": 3, "solution": true, "task": false} tags=["exercise"] hint="one dict of trimix.Config changes per row; the full TriMix row changes nothing"
 def my_table_vi() -> dict:
     """Variant name -> dict of Config changes, for the five rows of Table VI."""
     ### BEGIN SOLUTION
@@ -62,18 +69,10 @@ def my_table_vi() -> dict:
 
 # %% nbgrader={"grade": true, "grade_id": "check_table_vi", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false} tags=["check"]
 # CHECK: table_vi
-def check_table_vi():
-    mine = my_table_vi()
-    assert set(mine) == set(experiments.TABLE_VI_VARIANTS), f"expected the names {list(experiments.TABLE_VI_VARIANTS)}"
-    for name, changes in experiments.TABLE_VI_VARIANTS.items():
-        want, got = trimix.Config().replace(**changes), trimix.Config().replace(**mine[name])
-        if name != "Barlow Twins":  # beta, gamma, ... do not matter once the method is Barlow Twins
-            assert got == want, f"{name}: your changes give {got}, expected the changes {changes or 'none'}"
-        assert got.method == want.method, f"{name}: method should be {want.method!r}"
-    print("table_vi: correct")
+from trimix.checks import check_table_vi
 
-
-check_table_vi()
+check_table_vi(my_table_vi)  # if my_table_vi is wrong, this says what to fix
+print("table_vi: correct")
 
 # %% [markdown]
 # Table VII keeps both terms but computes them on the backbone features Y instead of the embeddings Z
@@ -89,10 +88,10 @@ for name, changes in {**experiments.TABLE_VI_VARIANTS, **experiments.TABLE_VII_V
 # The paper trains each variant for 200 epochs on CIFAR-10 and reports the linear probe: about 8 GPU
 # hours per row, 100 models for Fig. 4. Here quick mode gives each variant **100 steps** of the main
 # job's network (a ResNet-18 of width 8) on 2000 shapes, about half a minute each; on a GPU the notebook gives each 1000 steps (about 5 epochs) of the full
-# network on CIFAR-10, 12 runs in all: check the estimate below, and lower `max_steps` if it is more
-# than your session allows. When the 12 runs would take over an hour here the cell stops first and
-# says how long: set `GO = True` to start them. Finished variants are reloaded from `out_dir` (in Colab,
-# on your Google Drive) when you run the notebook again, and an interrupted one resumes from its last
+# network on CIFAR-10, 16 runs in all: check the estimate below, and lower `max_steps` if it is more
+# than your session allows. When the runs would take over an hour here the cell stops first and says
+# how long: set `GO = True` to start them. Finished variants are reloaded from `out_dir` (in Colab, on
+# your Google Drive) when you run the notebook again, and an interrupted one resumes from its last
 # checkpoint, so an interrupted session loses a few minutes at most.
 
 # %%
@@ -124,13 +123,16 @@ print()
 print(experiments.format_table(rows_vi, ["variant", "changes", "steps", "knn", "linear", "paper"]))
 
 # %% [markdown]
-# What to look at: first, every trained row above the random one (by a wide margin in kNN). Then: do the extra terms beat
-# Barlow Twins, and does the full objective beat each term alone, as in the paper (86.29 < 87.16,
-# 87.32 < 87.74 < 88.39)? At this scale, **only the largest difference reliably**: with these settings
-# full TriMix beat Barlow Twins on each of three seeds we tried (kNN 50-55 % against 44-50 %), but the
-# paper's other differences are about one point after 200 epochs, and a run of a hundred steps is far
-# noisier than that, as the next section measures. Reproducing the whole ordering takes the full runs
-# of section 6.
+# What to look at: first, every trained row above the random one (by a wide margin in kNN). Then: do the
+# extra terms beat Barlow Twins, and does the full objective beat each term alone, as in the paper
+# (86.29 < 87.16, 87.32 < 87.74 < 88.39)? The paper's differences are one or two points after 200
+# epochs; a run of a hundred steps is far noisier than that, so one seed per row cannot say. The next
+# section measures the noise and trains three of the rows on three seeds each.
+
+# %%
+# the paragraph above, checked on this run: every trained row far above the untrained network
+floor = rows_vi[0]["knn"]
+assert all(row["knn"] > floor + 15 for row in rows_vi[1:]), [(row["variant"], row["knn"]) for row in rows_vi]
 
 # %%
 experiments.plot_variants(rows_vi, title="Table VI at this run's scale", chance=100 / train.num_classes)
@@ -138,20 +140,58 @@ experiments.plot_variants(rows_vi, title="Table VI at this run's scale", chance=
 # %% [markdown]
 # ### How big is the noise?
 #
-# Train the full TriMix row again with two other seeds (the seed changes the initial weights, the
-# views and every lambda): the spread between seeds is the noise any difference between variants has
-# to beat. The paper reports one run per row.
+# Train three rows again with two other seeds (the seed changes the initial weights, the views and
+# every lambda): Barlow Twins, the virtual embeddings loss alone, and full TriMix. The spread between
+# the seeds of one row is the noise any difference between rows has to beat. The paper reports one run
+# per row.
 
 # %%
-seeds = {f"TriMix, seed {seed}": {"seed": seed} for seed in (0, 1, 2)}  # seed 0 is the run above
-rows_seeds = experiments.run_variants(base, seeds, train, test, linear_epochs=100)
-knns = [row["knn"] for row in rows_seeds]
-print(f"\nthe same variant, three seeds: kNN from {min(knns):.1f} to {max(knns):.1f} % "
-      f"(a spread of {max(knns) - min(knns):.1f} points)")
+import statistics
+
+compare = {name: experiments.TABLE_VI_VARIANTS[name] for name in (
+    "Barlow Twins", "TriMix: virtual embeddings loss only", "TriMix: both losses + feature norms")}
+seeds = (0, 1, 2)  # seed 0: the runs above, reloaded
+rows_seeds = experiments.run_variants(
+    base, {f"{name}, seed {seed}": {**changes, "seed": seed} for name, changes in compare.items() for seed in seeds},
+    train, test, linear_epochs=100)
+knn = {name: [row["knn"] for row in rows_seeds if row["variant"].startswith(name + ",")] for name in compare}
+print()
+for name, scores in knn.items():
+    print(f"{name:<37} kNN {statistics.mean(scores):5.1f} +- {statistics.stdev(scores):3.1f} %   "
+          f"(seeds {seeds}: {', '.join(f'{s:.1f}' for s in scores)})")
+bt, vrt, full = knn.values()
+print("per seed, TriMix - Barlow Twins:", ", ".join(f"{a - b:+.1f}" for a, b in zip(full, bt)),
+      "| L_vrt only - Barlow Twins:", ", ".join(f"{a - b:+.1f}" for a, b in zip(vrt, bt)))
 
 # %% [markdown]
-# Compare that spread with the differences between the rows of Table VI: a difference smaller than
-# the spread between seeds says nothing about the variants. Serious ablations average several seeds.
+# Compare the spread of each row (the `+-`, a standard deviation over seeds) with the differences
+# between rows: a difference smaller than the spread says nothing about the variants. Runs with the
+# same seed share their initial weights, views and lambdas, so the per-seed differences are the sharper
+# comparison.
+#
+# - **Full TriMix against Barlow Twins**: in our quick runs TriMix was ahead on every seed, by several kNN
+#   points: the paper's direction, and the one difference of Table VI this scale resolves.
+# - **The virtual embeddings loss alone against Barlow Twins**: no reliable difference. In our runs it
+#   changed sign from seed to seed, and a single quick run can show "L_vrt only" several points ahead of
+#   Barlow Twins or several points behind (we saw both, with seed 0 on two machines). That is what
+#   notebooks 03-04 lead us to expect: at tau = 2 the predicted matrix is nearly uniform and the
+#   gradient of L_vrt is small, so adding it changes a run only a little. A little is enough to send a
+#   100-step run down another path, so the score moves by a few points either way, as with another
+#   seed, without a gain on average. (Control: TriMix with beta = gamma = 0, Barlow Twins' gradient with
+#   TriMix's third forward pass, scored within a point of Barlow Twins on each seed we tried, so the
+#   extra pass through the network is not what moves the score.) In our runs the self-consistency term
+#   alone was ahead of Barlow Twins on each of three seeds: most of TriMix's lead at this scale comes
+#   from L_con.
+#
+# In the paper, after 200 epochs, L_vrt alone adds 0.87 points to Barlow Twins (86.29 -> 87.16): a
+# difference this scale could not resolve even if the term pulled harder.
+
+# %%
+paired = [v - b for v, b in zip(vrt, bt)]
+if config.quick:  # the two points above, checked on this run's seeds (in quick mode, where we measured them)
+    assert all(f > b for f, b in zip(full, bt)), "full TriMix should be ahead of Barlow Twins on every seed"
+    assert abs(statistics.mean(paired)) < max(statistics.stdev(bt), statistics.stdev(vrt)), \
+        "L_vrt alone should stay within the spread between seeds of Barlow Twins"
 
 # %% [markdown]
 # ## 4. Table VII: Z or Y?
@@ -167,9 +207,10 @@ experiments.plot_variants(rows_vii, title="Table VII at this run's scale", chanc
 
 # %% [markdown]
 # The paper finds Z for both terms best (88.39 %) and the mixed choice worst (85.37 %): the two terms
-# then pull on different features. At this run's scale the order can come out otherwise (in our quick
-# run, seed 0, both Y variants scored above the paper's choice): one seed of 100 steps cannot settle it. Note that the Y variants here act on features of width 64 (8 x the
-# width), the paper's on 512.
+# then pull on different features. At this run's scale the order can come out otherwise: one seed of
+# 100 steps cannot settle differences of a few points (compare them with the spread between seeds
+# measured above). Note that the Y variants here act on features of width 64 (8 x the width), the
+# paper's on 512.
 #
 # ## 5. Fig. 4: batch size and projector size
 #
@@ -213,4 +254,5 @@ experiments.plot_batch_dim(rows_fig4, title="Fig. 4 at this run's scale (kNN)")
 # - `experiments.run_variants` pretrains and scores a dict of variants and returns rows for
 #   `format_table` and `plot_variants`; finished variants are reloaded, not retrained.
 # - Tiny runs show the machinery, not the paper's ordering: the spread between seeds of the same
-#   variant is the yardstick, and differences of a point or two need long runs and several seeds.
+#   variant is the yardstick, and differences of a point or two need long runs and several seeds. At
+#   100 steps, full TriMix's lead over Barlow Twins shows on every seed; L_vrt alone does not.

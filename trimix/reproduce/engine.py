@@ -14,7 +14,7 @@ from typing import Callable
 
 from trimix.reproduce.plan import Plan, Table, make_plan, parse_seeds
 from trimix.reproduce.plots import plot_rows
-from trimix.reproduce.records import get_experiments
+from trimix.reproduce.records import Experiment, get_experiments
 from trimix.reproduce.report import aggregate, column_label, paper_column
 from trimix.reproduce.runner import RunResult, execute
 from trimix.reproduce.scales import DataCache, get_scale
@@ -61,13 +61,15 @@ def execute_plan(plan: Plan, data: DataCache, progress: bool = True,
     return results
 
 
-def run_experiments(names: list[str] | str, scale: str = "quick", *, results: str | Path = "results",
+def run_experiments(names: list[str | Experiment] | str | Experiment, scale: str = "quick", *,
+                    results: str | Path = "results",
                     seeds: list[str] | tuple[str, ...] = ("1",), changes: dict | None = None,
                     data: DataCache | None = None, progress: bool = True,
                     log: Callable[[str], None] = print) -> dict[str, TableResult]:
-    """Plan and run the named experiments (or "all") at ``scale``; returns each table's ``TableResult``."""
-    names = [names] if isinstance(names, str) else names
-    experiments = [e for name in names for e in get_experiments(name)]
+    """Plan and run the named experiments (or "all"), or records of your own, at ``scale``; returns each
+    table's ``TableResult`` by the experiment's name."""
+    names = [names] if isinstance(names, (str, Experiment)) else names
+    experiments = [e for name in names for e in ([name] if isinstance(name, Experiment) else get_experiments(name))]
     default_seeds, method_seeds = parse_seeds([str(s) for s in seeds])
     plan = make_plan(experiments, get_scale(scale), seeds=default_seeds, method_seeds=method_seeds,
                      results=results, changes=changes)
