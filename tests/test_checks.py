@@ -10,8 +10,8 @@ import torch.nn.functional as F
 import trimix
 from trimix import checks
 from trimix.assignments.conventions import check_name, exercise_map
-from trimix.ablations import TABLE_VI_VARIANTS
 from trimix.checks import CHECKS, CheckFailed
+from trimix.checks.ablations import TABLE_VI_VARIANTS
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXERCISES = exercise_map(NOTEBOOKS)  # every exercise of every notebook -> its notebook
@@ -322,6 +322,7 @@ PLANTED += [
     ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - fs(s(zv))).abs().sum(1).mean(),
      "sums over the features"),
     ("self_consistency_loss", lambda z, zv, lam: (mix(s(z), lam) - s(fs(zv))).abs().mean(), "wrong order"),
+]
 
 
 # ---- notebooks 05-08: a run's time and loss parts, the kNN vote, MedMNIST's layout, Table VI ----------------

@@ -42,6 +42,6 @@ from trimix.notebook import use_drive
 from trimix.standardize import batch_standardize, feature_standardize
 from trimix.train import build_method, method_from_checkpoint, pretrain
 
-# viz, widgets, experiments, checks and assignments are submodules: `from trimix import viz, widgets`.
+# viz, widgets, runs, reproduce, checks and assignments are submodules: `from trimix import viz, widgets`.
 
 __version__ = "0.1.0"

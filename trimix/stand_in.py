@@ -1,4 +1,4 @@
-"""Offline data for notebooks 06-07: a stand-in for a MedMNIST target, balanced subsets, a nuisance label.
+"""Offline data for notebooks 06-07: a stand-in for a MedMNIST target, and a nuisance label (hue).
 
 ``shapes_stand_in`` only demonstrates the mechanics of transfer, never a medical result.
 """

@@ -280,3 +280,15 @@ def plot_embedding_2d(points, labels, classes: Sequence[str] | None = None, titl
     ax.set_yticks([])
     ax.set_title(title)
     return ax.figure
+
+
+def format_table(rows: list[dict], columns: list[str] | None = None, digits: int = 1) -> str:
+    """Rows of dicts as a text table; floats with ``digits`` decimals, non-scalar values left out."""
+    if columns is None:
+        columns = [k for row in rows for k, v in row.items() if isinstance(v, (str, int, float, bool))]
+        columns = list(dict.fromkeys(columns))
+    show = lambda v: "" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)  # noqa: E731
+    cells = [columns] + [[show(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(columns))]
+    lines = ["  ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])

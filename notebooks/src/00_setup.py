@@ -33,7 +33,7 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import experiments, viz
+from trimix import runs, viz
 from trimix.data import DATASETS, DatasetNotFoundError, load_dataset
 
 # %% [markdown]
@@ -180,7 +180,7 @@ def my_total_steps(num_images: int, batch_size: int, epochs: int, max_steps: int
 # CHECK: total_steps
 def check_total_steps():
     for n, b, e, m in [(50_000, 256, 200, None), (5000, 64, 3, None), (5000, 64, 3, 150), (100, 32, 1, 500)]:
-        want = experiments.total_steps(trimix.Config(batch_size=b, epochs=e, max_steps=m), n)
+        want = runs.total_steps(trimix.Config(batch_size=b, epochs=e, max_steps=m), n)
         got = my_total_steps(n, b, e, m)
         assert got == want, (f"my_total_steps({n}, {b}, {e}, {m}) = {got}, expected {want}. "
                              "Did you drop the last partial batch (//) and cap by max_steps?")

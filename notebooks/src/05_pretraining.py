@@ -39,14 +39,14 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import experiments, viz
+from trimix import runs, viz
 from trimix.data import load_dataset
 from trimix.train import pretrain
 
 # %% [markdown]
 # ## 1. The run
 #
-# `experiments.pretrain_run_config(config, RUN)` fixes this notebook's run, so that notebooks 06-08 find it
+# `runs.pretrain_run_config(config, RUN)` fixes this notebook's run, so that notebooks 06-08 find it
 # again: the paper's configuration on a GPU (CIFAR-10, downloaded the first time), a run capped at
 # `max_steps` in quick mode. The checkpoint goes to `out_dir`, relative to the working folder: this
 # notebook's folder (`runs/` is ignored by git), or in Colab the folder on your Google Drive that the
@@ -59,7 +59,7 @@ from trimix.train import pretrain
 
 # %%
 RUN = None  # asked for only when no run exists and the full one would take over an hour: "quick", "short", "full"
-run_config = experiments.pretrain_run_config(config, RUN)
+run_config = runs.pretrain_run_config(config, RUN)
 for field in ("method", "dataset", "width", "proj_dim", "batch_size", "epochs", "max_steps", "out_dir"):
     print(f"{field:<11} {getattr(run_config, field)}")
 train = load_dataset(run_config.dataset, "train", root=run_config.root, download=run_config.download)
@@ -73,8 +73,8 @@ print(train)
 # batches (two views and the virtual batch, Algorithm 1) and backpropagates through all of them.
 
 # %%
-estimate = experiments.estimate_pretrain_time(run_config, train)
-print("projected:", experiments.describe_estimate(estimate))
+estimate = runs.estimate_pretrain_time(run_config, train)
+print("projected:", runs.describe_estimate(estimate))
 
 
 # %% [markdown]
@@ -109,8 +109,8 @@ timed = [estimate["seconds_per_step"]] * 5  # the 5 timed steps, at their measur
 slow_start = [10 * estimate["seconds_per_step"]] * 2
 for warmup in (2, 0):
     seconds = my_projected_seconds(slow_start + timed, warmup, estimate["total_steps"])
-    print(f"warmup={warmup}: {experiments.format_duration(seconds)}")
-print(f"the kit's projection: {experiments.format_duration(estimate['total_seconds'])}")
+    print(f"warmup={warmup}: {runs.format_duration(seconds)}")
+print(f"the kit's projection: {runs.format_duration(estimate['total_seconds'])}")
 
 # %% [markdown]
 # On a GPU this is hours (the paper: 7-8 h on a V100). Colab may disconnect before the end, which is
@@ -220,7 +220,7 @@ print(f"returned in {time.perf_counter() - start:.2f} s at step {again.steps}; s
 # the checkpoint instead of starting over. A checkpoint made with another method, network or batch
 # size is refused with a message, rather than mixed in.
 #
-# Notebooks 06-08 reload this run with `experiments.load_or_pretrain(pretrain_run_config(config))`:
+# Notebooks 06-08 reload this run with `runs.load_or_pretrain(pretrain_run_config(config))`:
 # the same call as above, which trains only when no finished checkpoint exists. What a checkpoint
 # holds, and how to rebuild the network from it alone:
 
@@ -255,7 +255,7 @@ print(f"rebuilt: {type(method).__name__}, trained {state['step']} steps on {save
 #
 # - `pretrain(config)` trains any method on any dataset of the registry: data on the device as uint8,
 #   batched augmentations, a history of every loss part, and atomic checkpoints in `config.out_dir`.
-# - Time a few steps first (`experiments.estimate_pretrain_time`): the paper's run is hours on a GPU.
+# - Time a few steps first (`runs.estimate_pretrain_time`): the paper's run is hours on a GPU.
 # - Rerunning `pretrain` resumes an interrupted run exactly and returns at once from a finished one;
 #   `method_from_checkpoint` rebuilds the trained method from the file alone.
 # - Fig. 2 of the paper, at this scale: L_BT falls, L_con drops early and then oscillates, and L_vrt

@@ -41,7 +41,7 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import evaluate, experiments, viz, widgets
+from trimix import evaluate, runs, stand_in, viz, widgets
 from trimix.data import load_dataset
 from trimix.finetune import finetune
 from trimix.imagedata import stratified_subset
@@ -97,10 +97,10 @@ print("knn_predict: correct")
 
 # %%
 RUN = None  # asked for only when notebook 05's run is missing and the full one takes over an hour
-run_config = experiments.pretrain_run_config(config, RUN)
+run_config = runs.pretrain_run_config(config, RUN)
 train = load_dataset(run_config.dataset, "train", root=run_config.root, download=run_config.download)
 test = load_dataset(run_config.dataset, "test", root=run_config.root, download=run_config.download)
-method, history = experiments.load_or_pretrain(run_config, data=train)
+method, history = runs.load_or_pretrain(run_config, data=train)
 device = next(method.parameters()).device  # the GPU when there is one
 encoders = {"random": build_method(run_config, train.image_size).net.to(device), "trained": method.net}
 print(train, test, sep="\n")
@@ -127,7 +127,7 @@ for name, net in encoders.items():
     linear = evaluate.linear_probe(f_train, y_train, f_test, y_test, epochs=100, num_classes=train.num_classes)
     rows.append({"encoder": name, "kNN (%)": knn, "linear (%)": linear["accuracy"]})
 print(f"features: {tuple(f_train.shape)} train, {tuple(f_test.shape)} test; chance = {100 / train.num_classes:.0f} %")
-print(experiments.format_table(rows))
+print(viz.format_table(rows))
 
 
 # %% [markdown]
@@ -187,7 +187,7 @@ for name, net in encoders.items():
     rows.append({"encoder": name, "labelled images": out["num_labelled"], "fine-tuned (%)": out["accuracy"],
                  "linear probe, same labels (%)": probe[100][name]})
 print("recipe:", recipe)
-print(experiments.format_table(rows))
+print(viz.format_table(rows))
 tuned = {row["encoder"]: row["fine-tuned (%)"] for row in rows}
 if config.quick:  # the next paragraph, checked on this run (in quick mode, where we measured it)
     assert all(tuned[name] > probe[100][name] + 15 for name in encoders), (tuned, probe[100])
@@ -253,7 +253,7 @@ rows = [{"features": "raw pixels (centred)",
 for name in encoders:
     rows.append({"features": f"{name} encoder", "kNN (%)": evaluate.knn_accuracy(
         train_features[name], train.labels, features[name], test.labels, num_classes=train.num_classes)})
-print(experiments.format_table(rows))
+print(viz.format_table(rows))
 # the next paragraph, checked on this run: pixels above chance, the trained encoder far above pixels
 chance, raw_pixels, trained = 100 / train.num_classes, rows[0]["kNN (%)"], rows[-1]["kNN (%)"]
 assert raw_pixels > chance + 5 and trained > raw_pixels + 10, (chance, raw_pixels, trained)
@@ -267,7 +267,7 @@ assert raw_pixels > chance + 5 and trained > raw_pixels + 10, (chance, raw_pixel
 # Features can also group images by something other than their class: a **nuisance** that the two
 # views of an image share. The kit's first built-in dataset gave every image its own grey levels, and a
 # quick run learned those instead of the shapes, losing to a random network on some seeds. On colour
-# images the usual candidate is the overall colour: `experiments.hue_labels` gives each image the hue
+# images the usual candidate is the overall colour: `stand_in.hue_labels` gives each image the hue
 # of its mean colour (6 bins), and a kNN on the features can predict it like a class. The shapes are
 # grey, so the next cell scores the hue only on a colour dataset (CIFAR-10 outside quick mode).
 
@@ -275,12 +275,12 @@ assert raw_pixels > chance + 5 and trained > raw_pixels + 10, (chance, raw_pixel
 if train.images.float().mean((2, 3)).std(1).mean() < 2:  # every image's mean colour is grey: no hue
     print(f"{run_config.dataset} is grey: no hue to score. On CIFAR-10 this cell compares class and hue.")
 else:
-    hue_train, hue_test = experiments.hue_labels(train.images), experiments.hue_labels(test.images)
+    hue_train, hue_test = stand_in.hue_labels(train.images), stand_in.hue_labels(test.images)
     rows = [{"encoder": name,
              "kNN: class (%)": evaluate.knn_accuracy(train_features[name], train.labels, features[name], test.labels),
              "kNN: hue (%)": evaluate.knn_accuracy(train_features[name], hue_train, features[name], hue_test)}
             for name in encoders]
-    print(experiments.format_table(rows))
+    print(viz.format_table(rows))
 
 # %% [markdown]
 # If training raised the class well above raw pixels and the random encoder (and, on colour images,
@@ -336,7 +336,7 @@ widgets.tau_widget(pairs["trained"], lam=lam, name="trained encoder")
 #   those of Tables II and IV.
 # - UMAP (`viz.umap_2d`, `viz.plot_embedding_2d`) shows the class structure as in Fig. 3; raw pixels
 #   (`evaluate.RawPixels`) tell learning from an easy dataset, and a nuisance label
-#   (`experiments.hue_labels`) class structure from shortcut structure.
+#   (`stand_in.hue_labels`) class structure from shortcut structure.
 # - The predicted vs ground-truth matrices (`widgets.tau_view`) show the pretext task as in Fig. 5.
 # - From a terminal: `python -m trimix evaluate runs/notebook05 --protocols knn linear finetune --random-baseline`.
 #

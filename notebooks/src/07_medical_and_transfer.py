@@ -40,7 +40,7 @@ print(trimix.describe_environment(config))
 import torch
 
 import trimix
-from trimix import experiments, viz
+from trimix import runs, stand_in, viz
 from trimix.finetune import transfer
 from trimix.train import build_method, pretrain
 
@@ -81,9 +81,9 @@ print("\nOCTMNIST classes:", list(medmnist.INFO["octmnist"]["label"].values()))
 # %%
 target_name = "octmnist"
 limit = 2000 if config.quick else None  # quick mode on a CPU: a stratified subset of the real data
-target_train, real = experiments.load_target_or_stand_in(
+target_train, real = stand_in.load_target_or_stand_in(
     target_name, "train", root=config.root, download=not config.quick, max_images=limit)
-target_test, _ = experiments.load_target_or_stand_in(
+target_test, _ = stand_in.load_target_or_stand_in(
     target_name, "test", root=config.root, download=not config.quick, max_images=limit)
 if real:
     print(f"the real {target_name}:", target_train, target_test, sep="\n")
@@ -149,15 +149,15 @@ print(tuple(gray.shape), "->", tuple(my_channels_first_rgb(gray).shape),
 # %%
 GO = False  # True: start the run even when it is projected to take over an hour
 if config.quick:  # notebook 05's budget: the same number of steps, at the same batch size
-    steps = experiments.QUICK_PRETRAIN_STEPS
+    steps = runs.QUICK_PRETRAIN_STEPS
     budget = {"max_steps": steps, "epochs": -(-steps // (len(target_train) // config.batch_size))}
 else:  # the paper's 200 epochs, as notebook 05's run
     budget = {}
 med_config = config.replace(dataset=target_label, out_dir=f"runs/notebook07-{target_label}", **budget)
-estimate = experiments.estimate_pretrain_time(med_config, target_train, steps=2, warmup=1,
-                                              done_steps=experiments.steps_done(med_config))
-print("projected:", experiments.describe_estimate(estimate))
-experiments.confirm_long_run(estimate, GO, shorter="set max_steps in med_config, or skip to section 3")
+estimate = runs.estimate_pretrain_time(med_config, target_train, steps=2, warmup=1,
+                                              done_steps=runs.steps_done(med_config))
+print("projected:", runs.describe_estimate(estimate))
+runs.confirm_long_run(estimate, GO, shorter="set max_steps in med_config, or skip to section 3")
 med = pretrain(med_config, data=target_train, progress=False)
 print(f"{med.steps} steps in {med.seconds:.0f} s")
 
@@ -174,7 +174,7 @@ for name, net in {"random": random_net, "pretrained on target": med.method.net}.
     rows_target.append({"encoder": name, "input size": out["image_size"],
                         "linear probe on target (%)": out["accuracy"]})
 print(f"{target_label}, chance = {100 / target_train.num_classes:.0f} %")
-print(experiments.format_table(rows_target))
+print(viz.format_table(rows_target))
 
 # %% [markdown]
 # ## 3. Transfer from natural images (Table V)
@@ -188,8 +188,8 @@ print(experiments.format_table(rows_target))
 
 # %%
 RUN = None  # asked for only when notebook 05's run is missing and the full one takes over an hour
-run_config = experiments.pretrain_run_config(config, RUN)
-source, _ = experiments.load_or_pretrain(run_config)
+run_config = runs.pretrain_run_config(config, RUN)
+source, _ = runs.load_or_pretrain(run_config)
 source_size = trimix.data.DATASETS[run_config.dataset].image_size  # the size it was trained on
 rows = []
 random_net = build_method(run_config, source_size).net.to(next(source.parameters()).device)
@@ -197,7 +197,7 @@ for name, net in {"random": random_net, f"pretrained on {run_config.dataset}": s
     out = transfer(net.backbone, source_size, target_train, target_test, epochs=100)
     rows.append({"encoder": name, "input size": out["image_size"], "linear probe on target (%)": out["accuracy"]})
 print(f"transfer to {target_label}, chance = {100 / target_train.num_classes:.0f} %")
-print(experiments.format_table(rows))
+print(viz.format_table(rows))
 
 # %% [markdown]
 # ## 4. Pretrained on the target, or transferred?
@@ -237,7 +237,7 @@ if not real:  # the next paragraph, checked on this run: both far above the rand
 # - Pretraining on a medical set is the same `pretrain` call (Tables III, IV).
 # - Transfer (Table V) = frozen encoder + linear probe on the target, with the target resized to the
 #   encoder's input size: `transfer(backbone, source_size, target_train, target_test)`.
-# - Offline, `experiments.shapes_stand_in` lets the code run; it is not medical data, and it is a near
+# - Offline, `stand_in.shapes_stand_in` lets the code run; it is not medical data, and it is a near
 #   target for the shapes encoder, so it cannot show that in-domain pretraining beats far transfer.
 # - From a terminal: `python -m trimix evaluate runs/notebook05 --transfer octmnist --download --random-baseline`.
 #

@@ -17,7 +17,7 @@
 # **Learning goals.** After this notebook you can
 #
 # - express each ablation of Tables VI-VII and Fig. 4 as a change of `trimix.Config`;
-# - pretrain and score a set of variants with one call, and read the table and bar chart;
+# - run a table of variants with the kit's reproduction engine, and read the table and bar chart;
 # - judge how much a short, small run can say about the paper's ordering.
 #
 # Exercises are marked **Exercise**: write the body of the function, run the cell, then run the `# CHECK` cell under it, which compares your function with the kit's own on random inputs and, if they differ, tells you what to fix.
@@ -35,10 +35,14 @@ print(trimix.describe_environment(config))
 
 # %%
 # %matplotlib inline
+import dataclasses
+import statistics
 
 import trimix
-from trimix import experiments
-from trimix.data import load_dataset
+from trimix import runs, viz
+from trimix.reproduce.engine import run_experiments
+from trimix.reproduce.records import EXPERIMENTS, FROZEN, TABLE_VI_ROWS, TABLE_VII_ROWS, Experiment, row
+from trimix.reproduce.scales import DataCache
 
 
 # %% [markdown]
@@ -50,7 +54,7 @@ from trimix.data import load_dataset
 # row standardisation of the virtual embeddings (`feature_norm=False`); full TriMix changes nothing.
 #
 # ### Exercise `table_vi`
-# Write the five changes yourself; the CHECK cell compares them with the kit's `experiments.TABLE_VI_VARIANTS`,
+# Write the five changes yourself; the CHECK cell compares them with the kit's own rows of Table VI,
 # which the cell after it prints.
 
 # %% nbgrader={"grade": false, "grade_id": "my_table_vi", "locked": false, "schema_version": 3, "solution": true, "task": false} tags=["exercise"] hint="one dict of trimix.Config changes per row; the full TriMix row changes nothing"
@@ -75,52 +79,65 @@ check_table_vi(my_table_vi)  # if my_table_vi is wrong, this says what to fix
 print("table_vi: correct")
 
 # %% [markdown]
-# Table VII keeps both terms but computes them on the backbone features Y instead of the embeddings Z
-# (`vrt_on`, `con_on`); Fig. 4 varies the batch size B and the projector size D.
+# The kit keeps each table of the paper as one **record** (`trimix.reproduce.records`): its rows as
+# `Config` changes, how they are scored, the paper's numbers. Table VII keeps both terms but computes
+# them on the backbone features Y instead of the embeddings Z (`vrt_on`, `con_on`); Fig. 4 varies the
+# batch size B and the projector size D.
 
 # %%
-for name, changes in {**experiments.TABLE_VI_VARIANTS, **experiments.TABLE_VII_VARIANTS}.items():
-    print(f"{name:<40} {changes}")
+for r in TABLE_VI_ROWS + TABLE_VII_ROWS:
+    print(f"{r.label:<40} {r.change_dict}")
+table6_record = EXPERIMENTS["table6"]
+print(f"\n{table6_record.title}: {len(table6_record.rows)} rows (the last: the untrained network), scored "
+      f"{table6_record.scoring.kind} (kNN and a linear probe), on the first of the scale's datasets")
 
 # %% [markdown]
 # ## 2. The scale of this run
 #
 # The paper trains each variant for 200 epochs on CIFAR-10 and reports the linear probe: about 8 GPU
 # hours per row, 100 models for Fig. 4. Here quick mode gives each variant **100 steps** of the main
-# job's network (a ResNet-18 of width 8) on 2000 shapes, about half a minute each; on a GPU the notebook gives each 1000 steps (about 5 epochs) of the full
-# network on CIFAR-10, 16 runs in all: check the estimate below, and lower `max_steps` if it is more
-# than your session allows. When the runs would take over an hour here the cell stops first and says
-# how long: set `GO = True` to start them. Finished variants are reloaded from `out_dir` (in Colab, on
-# your Google Drive) when you run the notebook again, and an interrupted one resumes from its last
-# checkpoint, so an interrupted session loses a few minutes at most.
+# job's network (a ResNet-18 of width 8) on 2000 shapes, about half a minute each; on a GPU the notebook
+# gives each 1000 steps (about 5 epochs) of the full network on CIFAR-10, 16 runs in all: check the
+# estimate below, and lower `max_steps` if it is more than your session allows. When the runs would take
+# over an hour here the cell stops first and says how long: set `GO = True` to start them.
+#
+# The runs go through the kit's **reproduction engine**, the same code as
+# `python -m trimix reproduce table6`: it trains each distinct variant once (the rows that are the same
+# configuration share one run, across tables too), keeps it in `results` (in Colab, on your Google
+# Drive), reloads a finished one and resumes an interrupted one, so an interrupted session loses a few
+# minutes at most.
 
 # %%
 GO = False  # True: start the runs even when they are projected to take over an hour
-if config.quick:
-    base = config.replace(max_steps=100, out_dir="runs/notebook08-quick")
-else:
-    base = config.replace(max_steps=1000, download=True, out_dir="runs/notebook08")
-limit = 2000 if config.quick else None
-train = experiments.subset(load_dataset(base.dataset, "train", root=base.root, download=base.download), limit)
-test = experiments.subset(load_dataset(base.dataset, "test", root=base.root, download=base.download),
-                          500 if config.quick else None)
-estimate = experiments.estimate_pretrain_time(base, train, steps=2, warmup=1)
+scale = "quick" if config.quick else "paper"
+changes = {"max_steps": 100} if config.quick else {"max_steps": 1000, "download": True}
+results = "runs/notebook08-quick" if config.quick else "runs/notebook08"
+data = DataCache(download=not config.quick, max_images={"train": 2000, "test": 500} if config.quick else None)
+base = config.replace(**changes)
+train, test = data(base.dataset, "train"), data(base.dataset, "test")
+estimate = runs.estimate_pretrain_time(base, train, steps=2, warmup=1)
 print(train, test, sep="\n")
-print("each variant:", experiments.describe_estimate(estimate))
-experiments.confirm_long_run(estimate, GO, runs=12, shorter="lower max_steps in base")
+print("each variant:", runs.describe_estimate(estimate))
+runs.confirm_long_run(estimate, GO, runs=16, shorter="lower max_steps in changes")
+
+
+def run(experiment, **options):
+    """One table through the engine, at this notebook's scale; returns its TableResult."""
+    out = run_experiments(experiment, scale, results=results, changes=changes, data=data, progress=False, **options)
+    return next(iter(out.values()))
+
 
 # %% [markdown]
 # ## 3. Table VI: the parts of the objective
 #
-# `run_variants` pretrains each variant, then scores its backbone with kNN and a 100-epoch linear
-# probe. The first row is the untrained network (the floor); the last column is the paper's linear
-# accuracy on CIFAR-10 for comparison of the *ordering* only.
+# The engine pretrains each variant, then scores its backbone with kNN and a 100-epoch linear probe. The
+# last row is the untrained network (the floor). The paper's values are linear accuracy on CIFAR-10,
+# for comparison of the *ordering* only.
 
 # %%
-rows_vi = experiments.run_variants(base, experiments.TABLE_VI_VARIANTS, train, test, linear_epochs=100,
-                                   reference=experiments.PAPER_TABLE_VI, random_baseline=True)
-print()
-print(experiments.format_table(rows_vi, ["variant", "changes", "steps", "knn", "linear", "paper"]))
+table6 = run("table6")
+print(viz.format_table(table6.rows()))
+print("\nthe paper (linear, CIFAR-10, 200 epochs):", EXPERIMENTS["table6"].paper.rows)
 
 # %% [markdown]
 # What to look at: first, every trained row above the random one (by a wide margin in kNN). Then: do the
@@ -131,11 +148,12 @@ print(experiments.format_table(rows_vi, ["variant", "changes", "steps", "knn", "
 
 # %%
 # the paragraph above, checked on this run: every trained row far above the untrained network
-floor = rows_vi[0]["knn"]
-assert all(row["knn"] > floor + 15 for row in rows_vi[1:]), [(row["variant"], row["knn"]) for row in rows_vi]
+labels = [r.label for r in table6.table.rows]
+floor = table6.mean(labels[-1])
+assert all(table6.mean(label) > floor + 15 for label in labels[:-1]), [(x, table6.mean(x)) for x in labels]
 
 # %%
-experiments.plot_variants(rows_vi, title="Table VI at this run's scale", chance=100 / train.num_classes)
+table6.figure()
 
 # %% [markdown]
 # ### How big is the noise?
@@ -143,22 +161,18 @@ experiments.plot_variants(rows_vi, title="Table VI at this run's scale", chance=
 # Train three rows again with two other seeds (the seed changes the initial weights, the views and
 # every lambda): Barlow Twins, the virtual embeddings loss alone, and full TriMix. The spread between
 # the seeds of one row is the noise any difference between rows has to beat. The paper reports one run
-# per row.
+# per row. A table of our own is one more record: three of Table VI's rows, scored the same way; its
+# seed-0 runs are Table VI's, reloaded.
 
 # %%
-import statistics
-
-compare = {name: experiments.TABLE_VI_VARIANTS[name] for name in (
-    "Barlow Twins", "TriMix: virtual embeddings loss only", "TriMix: both losses + feature norms")}
-seeds = (0, 1, 2)  # seed 0: the runs above, reloaded
-rows_seeds = experiments.run_variants(
-    base, {f"{name}, seed {seed}": {**changes, "seed": seed} for name, changes in compare.items() for seed in seeds},
-    train, test, linear_epochs=100)
-knn = {name: [row["knn"] for row in rows_seeds if row["variant"].startswith(name + ",")] for name in compare}
-print()
+names = ("Barlow Twins", "TriMix: virtual embeddings loss only", "TriMix: both losses + feature norms")
+noise = Experiment("noise", "Three rows of Table VI on three seeds", tuple(r for r in TABLE_VI_ROWS if r.label in names),
+                   FROZEN, first_dataset_only=True)
+seeds = run(noise, seeds=["3"])
+knn = {name: seeds.seed_values(name) for name in names}
 for name, scores in knn.items():
     print(f"{name:<37} kNN {statistics.mean(scores):5.1f} +- {statistics.stdev(scores):3.1f} %   "
-          f"(seeds {seeds}: {', '.join(f'{s:.1f}' for s in scores)})")
+          f"(seeds 0, 1, 2: {', '.join(f'{s:.1f}' for s in scores)})")
 bt, vrt, full = knn.values()
 print("per seed, TriMix - Barlow Twins:", ", ".join(f"{a - b:+.1f}" for a, b in zip(full, bt)),
       "| L_vrt only - Barlow Twins:", ", ".join(f"{a - b:+.1f}" for a, b in zip(vrt, bt)))
@@ -196,14 +210,14 @@ if config.quick:  # the two points above, checked on this run's seeds (in quick 
 # %% [markdown]
 # ## 4. Table VII: Z or Y?
 #
-# The full TriMix row is shared with Table VI (same changes, same folder), so only two new runs start.
+# The full TriMix row is the same configuration as Table VI's, so the engine reuses its run: only two
+# new runs start.
 
 # %%
-rows_vii = experiments.run_variants(base, experiments.TABLE_VII_VARIANTS, train, test, linear_epochs=100,
-                                    reference=experiments.PAPER_TABLE_VII)
-print()
-print(experiments.format_table(rows_vii, ["variant", "changes", "knn", "linear", "paper"]))
-experiments.plot_variants(rows_vii, title="Table VII at this run's scale", chance=100 / train.num_classes)
+table7 = run("table7")
+print(viz.format_table(table7.rows()))
+print("\nthe paper (linear, CIFAR-10, 200 epochs):", EXPERIMENTS["table7"].paper.rows)
+table7.figure()
 
 # %% [markdown]
 # The paper finds Z for both terms best (88.39 %) and the mixed choice worst (85.37 %): the two terms
@@ -215,14 +229,16 @@ experiments.plot_variants(rows_vii, title="Table VII at this run's scale", chanc
 # ## 5. Fig. 4: batch size and projector size
 #
 # The paper trains every batch size in {32, ..., 512} with every projector size in {128, ..., 2048}:
-# 25 runs per dataset. This notebook runs a 2 x 2 corner of such a grid (one corner is the base
-# configuration, already trained above). Note that we fix the number of **steps**, while the paper
-# fixes the number of epochs: a bigger batch here also sees more images.
+# 25 runs per dataset. This notebook runs a 2 x 2 corner of such a grid, as a record of its own with the
+# paper's Fig. 4 layout (one corner is the base configuration, already trained above). Note that we fix
+# the number of **steps**, while the paper fixes the number of epochs: a bigger batch here also sees more
+# images.
 
 # %%
-grid = experiments.batch_dim_grid((32, 64), (32, 128)) if config.quick else experiments.batch_dim_grid((128, 256), (256, 1024))
-rows_fig4 = experiments.run_variants(base, grid, train, test)
-experiments.plot_batch_dim(rows_fig4, title="Fig. 4 at this run's scale (kNN)")
+batch_sizes, dims = ((32, 64), (32, 128)) if config.quick else ((128, 256), (256, 1024))
+corner = dataclasses.replace(EXPERIMENTS["fig4"], name="fig4-corner", first_dataset_only=True, rows=tuple(
+    row(f"B={b}, D={d}", batch_size=b, proj_hidden=d, proj_dim=d) for b in batch_sizes for d in dims))
+run(corner).figure(group="kNN")
 
 # %% [markdown]
 # The paper reads two trends in Fig. 4: a bigger projector helps at a fixed batch size (up to about
@@ -231,17 +247,13 @@ experiments.plot_batch_dim(rows_fig4, title="Fig. 4 at this run's scale (kNN)")
 #
 # ## 6. At the paper's scale
 #
-# The same calls reproduce the tables on a GPU: remove `max_steps` (200 epochs each), keep
-# `linear_epochs=100`, and give every variant the time. Each row is a separate run that can be resumed,
-# so it can be spread over sessions:
+# The same engine reproduces the tables on a GPU, every run at the paper's 200 epochs, each encoder
+# trained once and shared by every table that scores it, the paper's numbers beside ours in
+# `results/paper/<table>/table.md`. Each run can be resumed, so the work can be spread over sessions:
 #
-# ```python
-# base = trimix.paper_config(download=True, out_dir="runs/table6")      # CIFAR-10, 200 epochs
-# train, test = load_dataset("cifar10", "train"), load_dataset("cifar10", "test")
-# rows = experiments.run_variants(base, experiments.TABLE_VI_VARIANTS, train, test, linear_epochs=100,
-#                                 reference=experiments.PAPER_TABLE_VI)
-# print(experiments.format_table(rows))
-# # Table VII: experiments.TABLE_VII_VARIANTS; Fig. 4: experiments.batch_dim_grid()
+# ```bash
+# python -m trimix reproduce table6 table7 fig4 --scale paper --plan       # the runs and their projected time
+# python -m trimix reproduce table6 table7 fig4 --scale paper --download   # then run them
 # ```
 #
 # Single variants also run from a terminal, e.g. "virtual embeddings loss only":
@@ -250,9 +262,10 @@ experiments.plot_batch_dim(rows_fig4, title="Fig. 4 at this run's scale (kNN)")
 # ## Summary
 #
 # - Each ablation is a change of the configuration: `method`, `beta`, `gamma`, `feature_norm` (Table VI),
-#   `vrt_on`/`con_on` (Table VII), `batch_size` and the projector size (Fig. 4).
-# - `experiments.run_variants` pretrains and scores a dict of variants and returns rows for
-#   `format_table` and `plot_variants`; finished variants are reloaded, not retrained.
+#   `vrt_on`/`con_on` (Table VII), `batch_size` and the projector size (Fig. 4); each table is a record
+#   of such rows (`trimix.reproduce.records`), and a table of your own is one more record.
+# - `run_experiments` trains each distinct variant once, scores it and returns the table's rows and
+#   figure; finished variants are reloaded, not retrained.
 # - Tiny runs show the machinery, not the paper's ordering: the spread between seeds of the same
 #   variant is the yardstick, and differences of a point or two need long runs and several seeds. At
 #   100 steps, full TriMix's lead over Barlow Twins shows on every seed; L_vrt alone does not.

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from trimix.ablations import TABLE_VI_VARIANTS
+from trimix.reproduce.records import TABLE_VI_ROWS
 from trimix.checks._core import CheckFailed, call_student, student_facing
 from trimix.config import Config
+
+TABLE_VI_VARIANTS = {r.label: r.change_dict for r in TABLE_VI_ROWS}  # the kit's answer, the very dicts
 
 # what each row keeps of eq 11, in words, for the messages
 ROWS = {
@@ -37,7 +39,7 @@ def check_table_vi(fn: Callable) -> None:
     if not isinstance(mine, dict):
         raise CheckFailed(f"my_table_vi returned a {type(mine).__name__}: return a dict, variant name -> changes")
     if mine is TABLE_VI_VARIANTS or any(mine.get(n) is changes and changes for n, changes in TABLE_VI_VARIANTS.items()):
-        raise CheckFailed("my_table_vi returns the kit's own experiments.TABLE_VI_VARIANTS, the answer to this "
+        raise CheckFailed("my_table_vi returns the kit's own rows (trimix.reproduce.records.TABLE_VI_ROWS), the answer to this "
                           "exercise: write the five dicts yourself (the kit's version is only there to check yours)")
     missing, extra = [n for n in TABLE_VI_VARIANTS if n not in mine], [n for n in mine if n not in TABLE_VI_VARIANTS]
     if missing or extra:

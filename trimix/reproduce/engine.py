@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 from trimix.reproduce.plan import Plan, Table, make_plan, parse_seeds
-from trimix.reproduce.plots import plot_rows
+from trimix.reproduce.plots import plot_grid, plot_rows
 from trimix.reproduce.records import Experiment, get_experiments
-from trimix.reproduce.report import aggregate, column_label, paper_column
+from trimix.reproduce.report import aggregate, column_label, entry_scores, paper_column
 from trimix.reproduce.runner import RunResult, execute
 from trimix.reproduce.scales import DataCache, get_scale
 
@@ -43,8 +43,25 @@ class TableResult:
             out.append(line)
         return out
 
-    def figure(self):
-        return plot_rows(self.table, aggregate(self.table, self.results), column_label, paper_column)
+    def mean(self, label: str, group: str = "kNN") -> float:
+        """The mean over seeds of row ``label`` in the first column of ``group`` ("kNN", "Linear", "10%", ...)."""
+        column = next(c for c in self.table.columns if c[0] == group)
+        return aggregate(self.table, self.results)[label, column].mean
+
+    def seed_values(self, label: str, group: str = "kNN") -> list[float]:
+        """Row ``label``'s value in the first column of ``group``, one per seed, in seed order."""
+        column = next(c for c in self.table.columns if c[0] == group)
+        entries = sorted((e for e in self.table.entries if e.row.label == label and e.source == column[1]),
+                         key=lambda e: e.seed)
+        return [entry_scores(e, self.results)[column] for e in entries]
+
+    def figure(self, group: str = "Linear"):
+        """Bars per row (layout "rows"), or accuracy in ``group`` against projector size (layout "grid")."""
+        cells = aggregate(self.table, self.results)
+        if self.table.experiment.layout == "grid":
+            dataset = self.table.columns[0][1]
+            return plot_grid(self.table, cells, dataset, self.table.experiment.title, group)
+        return plot_rows(self.table, cells, column_label, paper_column)
 
 
 def execute_plan(plan: Plan, data: DataCache, progress: bool = True,

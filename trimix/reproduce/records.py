@@ -10,6 +10,7 @@ The rows of Tables VI and VII and the grid of Fig. 4 are the paper's ablations (
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from trimix.reproduce.paper_tables import METHOD_NAMES, PAPER_TABLES, PaperTable
@@ -22,8 +23,9 @@ class Row:
     changes: tuple[tuple[str, object], ...] = ()
     pretrained: bool = True  # False: the base network at its seed's initialisation, scored as it is
 
-    @property
+    @functools.cached_property
     def change_dict(self) -> dict:
+        """``changes`` as a dict (one object per row, so a check can tell it from a copy)."""
         return dict(self.changes)
 
 

@@ -19,9 +19,9 @@ from typing import Callable
 from trimix.config import Config, paper_config, quick_config
 from trimix.protocols import KNN, FineTune, LinearProbe
 from trimix.data import load_dataset
-from trimix.imagedata import ImageData
+from trimix.imagedata import ImageData, subset
 from trimix.reproduce.paper_tables import DATASET_NAMES, MEDICAL, NATURAL
-from trimix.stand_in import shapes_stand_in, subset
+from trimix.stand_in import shapes_stand_in
 
 STAND_IN = "stand-in"  # trimix.stand_in.shapes_stand_in: the quick scale's offline stand-in for MedMNIST
 
@@ -124,11 +124,12 @@ def dataset_label(name: str) -> str:
 class DataCache:
     """Each split loaded once per reproduction: ``cache(name, split)`` -> ImageData.
 
-    ``max_images`` keeps a stratified subset of every split (``trimix.imagedata.subset``), a knob for
-    tests and quick tries; the results are then no longer the scale's.
+    ``max_images`` keeps a stratified subset of every split (``trimix.imagedata.subset``), or of the splits a
+    dict names (``{"train": 2000, "test": 500}``): a knob for tests and quick tries; the results are then no
+    longer the scale's.
     """
 
-    def __init__(self, root: str = "data", download: bool = False, max_images: int | None = None):
+    def __init__(self, root: str = "data", download: bool = False, max_images: int | dict[str, int] | None = None):
         self.root, self.download, self.max_images = root, download, max_images
         self._loaded: dict[tuple[str, str], ImageData] = {}
 
@@ -138,5 +139,6 @@ class DataCache:
                 data = shapes_stand_in(split)
             else:
                 data = load_dataset(name, split, root=self.root, download=self.download)
-            self._loaded[name, split] = subset(data, self.max_images)
+            limit = self.max_images.get(split) if isinstance(self.max_images, dict) else self.max_images
+            self._loaded[name, split] = subset(data, limit)
         return self._loaded[name, split]
