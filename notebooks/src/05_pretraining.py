@@ -113,8 +113,11 @@ for warmup in (2, 0):
 print(f"the kit's projection: {runs.format_duration(estimate['total_seconds'])}")
 
 # %% [markdown]
-# On a GPU this is hours (the paper: 7-8 h on a V100). Colab may disconnect before the end, which is
-# why `pretrain` writes a **checkpoint** every `checkpoint_every` epochs and every `checkpoint_minutes`
+# On a GPU this is hours (the paper: 7-8 h on a V100). On Colab's free T4, which trains in fp16 with a
+# gradient scaler, `python -m trimix bench train` projects about 3 hours for TriMix's 200 epochs from the
+# step's FLOPs (assuming 15 % of the T4's peak; the real figure can be worse: a T4 throttles under load):
+# one free Colab session if it is not cut short, two or three if it is. Colab may disconnect before the
+# end, which is why `pretrain` writes a **checkpoint** every `checkpoint_every` epochs and every `checkpoint_minutes`
 # minutes (5 by default; atomically: a crash mid-write keeps the previous one). If the run stops, just
 # **run the notebook again** (in Colab, in a new runtime: the checkpoint is on your Drive): it continues
 # from the last checkpoint, even one written in the middle of an epoch, and on the CPU it ends with
