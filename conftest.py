@@ -8,6 +8,8 @@ training step 3-10x slower (measured while other jobs ran).
 import os
 import sys
 
+import pytest
+
 os.environ.setdefault("TRIMIX_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -29,13 +31,14 @@ def pytest_xdist_auto_num_workers(config):
     return min(MAX_WORKERS, usable_cores())
 
 
+# tryfirst: xdist's worker turns the marks into groups in a hook of its own, registered after this file, so
+# it would run first and see no marks: every item its own group, a notebook's cells spread over two kernels.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    import pytest
-
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
         path = item.path
         in_order = path.suffix == ".ipynb" and path.name.startswith(NOTEBOOKS_IN_ORDER)
-        group = "notebooks 05-08" if in_order else str(path)
+        group = "notebooks 05-08" if in_order else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))

@@ -195,12 +195,12 @@ section "Adam: fused vs foreach (the weights of ResNet-18 and the projector)"
 run "Adam timing" 60 "$PY" - "${NET[@]}" <<'EOF'
 import sys, time, torch
 from trimix.config import paper_config
-from trimix.train import build_model
+from trimix.train import build_method
 device = "cuda" if torch.cuda.is_available() else "cpu"
 for fused in ((False, True) if device == "cuda" else (False,)):
     width, proj = map(int, sys.argv[1:])
     config = paper_config(method="barlow_twins", width=width, proj_hidden=proj, proj_dim=proj)
-    params = list(build_model(config, 32).to(device).parameters())
+    params = list(build_method(config, 32).to(device).parameters())
     for p in params:
         p.grad = torch.randn_like(p)
     opt = torch.optim.Adam(params, lr=1e-3, weight_decay=1e-6, fused=fused, foreach=not fused)

@@ -302,7 +302,7 @@ def _data_worker(rank: int, port: int, folder: str) -> None:
                       WORLD_SIZE=str(WORLD))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", timeout=timedelta(seconds=120))  # a deadlock fails the test, not hangs it
-    data.DATASETS[FAKE] = data.DatasetInfo(FAKE, 8, 2, "natural")
+    data.DATASETS[FAKE] = data.DatasetInfo(FAKE, 8, 2, "natural", pretrain_images=16)
     data._load_torchvision = _fake_torchvision_loader
     # rank 0's clock runs 10 minutes per reading, rank 1's stands still: a checkpoint is due on rank 0 only
     # at every log flush, and both must write it (``_save`` is a collective), or the run deadlocks

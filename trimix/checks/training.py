@@ -34,8 +34,8 @@ def _close(a: float | None, b: float, rel: float = 1e-6) -> bool:
 def projected_seconds(step_seconds: list[float], warmup: int, total_steps: int) -> float:
     """What ``trimix.runs.estimate_pretrain_time`` does with ``trimix.train.time_steps``: the mean time of the
     steps after the first ``warmup`` ones, times the number of steps of the run."""
-    timed = step_seconds[warmup:]
-    return sum(timed) / len(timed) * total_steps
+    # One statement, so the grader's review never takes a student's natural two-line answer for a copy of it.
+    return statistics.fmean(step_seconds[warmup:]) * total_steps
 
 
 @student_facing
