@@ -140,7 +140,8 @@ def test_extract_features():
     assert torch.equal(labels, data.labels)
     assert net.training and net.backbone.training  # mode restored
     assert torch.equal(feats, extract_features(net, data, batch_size=4)[0])  # deterministic
-    # eval-mode BatchNorm: a sample's features do not depend on the batch it is in
+    # eval-mode BatchNorm: a sample's features do not depend on the batch it is in (float32's default
+    # tolerance: a convolution kernel may block a batch of 3 and one of 4 differently, an ulp or two)
     torch.testing.assert_close(feats, extract_features(net.backbone, data, batch_size=3)[0])
     net.eval()
     small = tiny_data(n=3, size=20)
@@ -214,5 +215,7 @@ def test_raw_pixels_centre_on_the_training_mean_image():
     baseline = RawPixels(images, batch_size=64)  # the mean added up in chunks, as for a large dataset
     features = baseline(prepare(images))
     assert features.shape == (300, 192)
+    # pixels of |x| < 2.2 averaged in float32 over 300 images: ~1e-7 of rounding; 1e-5 fails an uncentred
+    # (|mean| ~ 0.1) or chunk-weighted mean (64 of 300 images in the last chunk: ~1e-2)
     torch.testing.assert_close(features.mean(0), torch.zeros(192), atol=1e-5, rtol=0)
     torch.testing.assert_close(features[:5], prepare(images[:5]).flatten(1) - prepare(images).flatten(1).mean(0))

@@ -11,6 +11,7 @@ from trimix import (
     mix_batch,
     predicted_matrix,
     self_consistency_loss,
+    similarity_matrix,
     trimix_loss,
     virtual_embedding_loss,
 )
@@ -88,7 +89,14 @@ def embeddings(seed, b, d=6):
     return z1, z2, z_vrt
 
 
+EPS32 = torch.finfo(torch.float32).eps  # 2^-23 ~ 1.2e-7: float32's relative rounding step
+
+
 def close(a, b, tol=1e-4):
+    # The kit computes in float32, the references in float64 from the same float32 inputs. The losses here
+    # add at most a few hundred O(1) float32 terms, so the kit is off by ~1e-6 relative (4e-6 at most
+    # measured, under every ATEN_CPU_CAPABILITY and MKL code path); 1e-4 leaves 25x for other kernels' summation
+    # orders, while any slip in a formula (a biased std, a mean for a sum, a wrong pair) moves them by 1e-2 or more.
     torch.testing.assert_close(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64), rtol=tol, atol=tol)
 
 
@@ -106,10 +114,13 @@ def test_every_equation_matches_independent_reference(seed, b, lam):
     total, parts = trimix_loss(z1, z2, z_vrt, lam, alpha=5e-3, beta=1000.0, gamma=200.0, tau=2.0)
     assert set(parts) == {"bt", "vrt", "con"}
     expected = ref_barlow(z1, z2, 5e-3) + 1000 * ref_vrt(z1, z_vrt, lam, 2.0) + 200 * ref_con(z1, z_vrt, lam)
-    close(total, expected, tol=1e-3)
+    # The weights scale each part's error with the part, so the total keeps the parts' relative accuracy
+    # (~1e-6; it is 1e2-1e3 in size, so its absolute error reaches 2e-4 and the absolute 1e-4 alone would not do).
+    close(total, expected, tol=1e-4)
 
 
 # ---- one tiny example worked by hand: B = 4, D = 2, lam = 0.3, tau = 2 ----
+# (the hand values are written to 6 decimals, so they carry up to 5e-7 of rounding: within close's 1e-4)
 Z1 = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
 Z2 = torch.tensor([[1.0, 1.0], [1.0, 1.0], [-1.0, 1.0], [-1.0, -3.0]])
 ZV = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
@@ -138,7 +149,7 @@ def test_hand_worked_virtual_and_consistency():
     # |Z~ - v| row sums: 1.414214, 0.721394, 0.721394, 1.414214 -> mean over 8 entries 0.533902.
     close(self_consistency_loss(Z1, ZV, lam=0.3), 0.533902)
     total, parts = trimix_loss(Z1, Z2, ZV, lam=0.3)
-    close(total, 0.384912 + 1000 * 0.25 + 200 * 0.533902, tol=1e-3)
+    close(total, 0.384912 + 1000 * 0.25 + 200 * 0.533902, tol=1e-4)  # 357.2: the 6-decimal hand values, x1000
 
 
 # ---- properties ----
@@ -172,12 +183,23 @@ def test_virtual_loss_is_zero_when_m_finds_the_mixed_pairs(seed, b, lam):
     # Virtual embeddings that are exactly the mixed embeddings, with a cold softmax: each row of M puts its
     # mass on the samples row m was mixed from (both, equally, at lam = 0.5), which is GT. The same M scored
     # against another lambda's GT is off by exactly the difference of the two GTs.
+    #
+    # How close float32 gets: at tau = 1e-3 the logits s(z) v.T / D / tau are 600-1000 here. At lam = 0.5
+    # row m has two tied logits (v's rows m and B-1-m are the same mix, bit for bit), but a matmul kernel
+    # may sum the two dot products in different orders, so they can differ by a few float32 ulps of the
+    # logit (an ulp of x is at most eps32 * |x|, 1.2e-4 at 1000). A softmax moves two tied entries by a
+    # quarter of their difference: M is off GT by up to 4 ulps / 4 = eps32 * max |logit|. One ulp (1.5e-5)
+    # is what MKL's non-AVX code path gives (an AMD EPYC, or MKL_CBWR=COMPATIBLE on any x86); 1e-6 held only
+    # where both sums happen to round alike. A wrong pairing or flip is off by 0.5 or more. L_vrt, a mean
+    # of |M - GT|, is at most its largest entry, so the same bound holds for the two losses.
     z = torch.randn(b, 64, generator=torch.Generator().manual_seed(seed))
     z_vrt = mix_batch(z, lam)
-    close(predicted_matrix(z, z_vrt, tau=1e-3), ref_gt(b, lam), tol=1e-6)
-    assert virtual_embedding_loss(z, z_vrt, lam, tau=1e-3).item() == pytest.approx(0.0, abs=1e-6)
+    tau = 1e-3
+    tol = EPS32 * (similarity_matrix(z, z_vrt) / tau).abs().max().item()  # ~1.2e-4
+    close(predicted_matrix(z, z_vrt, tau=tau), ref_gt(b, lam), tol=tol)
+    assert virtual_embedding_loss(z, z_vrt, lam, tau=tau).item() == pytest.approx(0.0, abs=tol)
     expected = (ref_gt(b, lam) - ref_gt(b, 0.3)).abs().mean()
-    close(virtual_embedding_loss(z, z_vrt, 0.3, tau=1e-3), expected, tol=1e-6)
+    close(virtual_embedding_loss(z, z_vrt, 0.3, tau=tau), expected, tol=tol)
 
 
 def test_virtual_loss_near_two_over_b_for_uniform_m():
@@ -198,9 +220,13 @@ def test_barlow_twins_invariant_to_positive_affine_rescaling():
 
 def test_perfectly_correlated_views_have_only_the_unbiased_std_gap():
     # Identical, decorrelated views: C = (B-1)/B * I, so L_BT = D / B^2 exactly (Algorithm 1 divides by B).
-    z = torch.linalg.qr(torch.randn(16, 4))[0] * 4
-    z = z - z.mean(0)
-    close(barlow_twins_loss(z, z), 4 * (1 / 16) ** 2, tol=1e-3)
+    # The columns are made orthonormal *after* centring (QR of centred data keeps them centred): centring
+    # orthonormal columns afterwards correlates them again, which added 1e-4 to 5e-4 to L_BT (so the
+    # tolerance was 1e-3). Now only the eps in s (1e-6 added to each column's variance of 16/15) adds
+    # 4.4e-7, and float32 sums of 16 squares ~1e-7; a biased std or a mean instead of a sum moves L_BT by 100 %.
+    x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0))
+    z = torch.linalg.qr(x - x.mean(0))[0] * 4
+    close(barlow_twins_loss(z, z), 4 * (1 / 16) ** 2, tol=1e-5)
 
 
 def test_constant_columns_give_finite_losses_and_gradients():
@@ -222,7 +248,7 @@ def test_losses_stay_float32_under_autocast():
         total, parts = trimix_loss(z1, z2, z_vrt, 0.5)
         m = predicted_matrix(z1, z_vrt)
     assert total.dtype == torch.float32 and m.dtype == torch.float32
-    torch.testing.assert_close(total, plain)  # bf16 matmuls would be off by ~1e-2 here
+    torch.testing.assert_close(total, plain)  # float32's own tolerance: same kernels; bf16 would be off by ~1e-2
 
 
 def test_losses_compute_in_float32_for_half_inputs():
