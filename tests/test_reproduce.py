@@ -385,3 +385,20 @@ def test_cli_options_and_the_resume_check_come_from_config_alone():
     assert fields <= options
     assert set(must_match_fields()) >= {"method", "seed", "gather", "sync_bn", "proj_layers"}
     assert not set(must_match_fields()) & {"epochs", "max_steps", "out_dir", "precision", "checkpoint_minutes"}
+
+
+def test_figure_draws_each_seed_as_a_dot_and_the_paper_as_a_marker():
+    from types import SimpleNamespace
+
+    from trimix.reproduce.plots import plot_rows
+    from trimix.reproduce.report import Cell
+
+    column = ("kNN", "cifar10")
+    paper = SimpleNamespace(value=lambda r, c: {"TriMix": 88.0}.get(r))
+    table = SimpleNamespace(columns=[column], rows=[SimpleNamespace(label="TriMix"), SimpleNamespace(label="BYOL")],
+                            experiment=SimpleNamespace(paper=paper))
+    cells = {("TriMix", column): Cell(40.0, 2.0, 3, (38.0, 40.0, 42.0)), ("BYOL", column): Cell(30.0, None, 1, (30.0,))}
+    fig = plot_rows(table, cells, label=lambda t, c: " ".join(c), paper_column=lambda t, c: c)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert sorted(lines["each seed"].get_xdata()) == [30.0, 38.0, 40.0, 42.0]
+    assert list(lines["paper (200 epochs)"].get_xdata()) == [88.0]

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Callable
 
 from matplotlib.figure import Figure
@@ -25,17 +26,20 @@ def plot_rows(table, cells: dict, label: Callable, paper_column: Callable, max_p
         means = [cells[rows[i], column].mean for i in present]
         stds = [cells[rows[i], column].std or 0.0 for i in present]
         ax.barh(present, means, xerr=stds, color="tab:blue", alpha=0.7, capsize=3, label="ours (mean ± std)")
+        seeds = [(v, i) for i in present for v in cells[rows[i], column].values]
+        ax.plot([v for v, _ in seeds], [i for _, i in seeds], "o", color="black", markersize=3, label="each seed")
         mapped = paper_column(table, column)
         marks = [(i, paper.value(rows[i], mapped)) for i in present] if mapped else []
         marks = [(i, v) for i, v in marks if v is not None]
         if marks:
             ax.plot([v for _, v in marks], [i for i, _ in marks], "D", color="tab:red", label="paper (200 epochs)")
-        ax.set_title(label(table, column), fontsize=9)
+        ax.set_title(textwrap.fill(label(table, column), 32), fontsize=9)  # folder:PATH names are long
         ax.set_xlabel("top-1 accuracy (%)", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(rows)), rows, fontsize=8)
     axes[0].invert_yaxis()
-    axes[0].legend(fontsize=7, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="outside lower center", ncols=len(labels))  # clear of the bars
     return fig
 
 

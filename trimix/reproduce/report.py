@@ -33,6 +33,7 @@ class Cell:
     mean: float
     std: float | None  # sample standard deviation over seeds; None for one seed
     seeds: int
+    values: tuple[float, ...] = ()  # one per seed, for the figure's dots
 
     def show(self, bold: bool = False) -> str:
         text = f"{self.mean:.2f}" + (f" ± {self.std:.2f}" if self.std is not None else "")
@@ -50,7 +51,7 @@ def aggregate(table: Table, results: Results) -> dict[tuple[str, Column], Cell]:
     for entry in table.entries:
         for column, value in entry_scores(entry, results).items():
             values.setdefault((entry.row.label, column), []).append(value)
-    return {key: Cell(statistics.mean(v), statistics.stdev(v) if len(v) > 1 else None, len(v))
+    return {key: Cell(statistics.mean(v), statistics.stdev(v) if len(v) > 1 else None, len(v), tuple(v))
             for key, v in values.items()}
 
 
