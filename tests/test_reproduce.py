@@ -402,3 +402,22 @@ def test_figure_draws_each_seed_as_a_dot_and_the_paper_as_a_marker():
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert sorted(lines["each seed"].get_xdata()) == [30.0, 38.0, 40.0, 42.0]
     assert list(lines["paper (200 epochs)"].get_xdata()) == [88.0]
+
+
+def test_medical_option_replaces_the_transfer_targets_and_is_in_the_printed_command(monkeypatch):
+    import trimix.reproduce.plan as plan_module
+    from trimix.reproduce.cli import command_line
+
+    seen = {}
+
+    def capture(records, scale, **kwargs):
+        seen["targets"] = [e.dataset for e in plan_module._evaluations(records[0], scale, "cifar10")]
+        raise KeyboardInterrupt  # stop before any data is loaded
+
+    monkeypatch.setattr(plan_module, "make_plan", capture)
+    with pytest.raises(KeyboardInterrupt):
+        main(["reproduce", "table5", "--scale", "small", "--medical", "bloodmnist", "--plan"])
+    assert seen["targets"] == ["bloodmnist"]
+    command = command_line("table5", "small", ["1"], None, "data", False, None, None, None, ["bloodmnist"])
+    assert command.endswith("--medical bloodmnist") and make_parser().parse_args(shlex.split(command)[3:]).medical \
+        == ["bloodmnist"]

@@ -12,6 +12,7 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import sys
 from datetime import datetime, timezone
@@ -34,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "e.g. --seeds 1 trimix=3 barlow_twins=3")
     p.add_argument("--dataset", nargs="+", default=None, metavar="NAME",
                    help="replace the scale's pretraining datasets, e.g. folder:data/cifar10-jpeg")
+    p.add_argument("--medical", nargs="+", default=None, metavar="NAME",
+                   help="replace the scale's MedMNIST sets (Table V's transfer targets; Tables III and IV's "
+                   "datasets when --dataset is not given), e.g. --medical bloodmnist")
     p.add_argument("--root", default="data", help="folder where datasets are stored / downloaded")
     p.add_argument("--download", action="store_true", help="download missing datasets into --root")
     p.add_argument("--plan", action="store_true", help="print the distinct pretraining runs and their projected "
@@ -52,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    reproduce(args.experiment, args.scale, seeds=args.seeds, datasets=args.dataset, root=args.root,
+    reproduce(args.experiment, args.scale, seeds=args.seeds, datasets=args.dataset, medical=args.medical,
+              root=args.root,
               download=args.download, yes=args.yes, results=args.results, device=args.device,
               max_steps=args.max_steps, eval_epochs=args.eval_epochs, max_images=args.max_images,
               progress=not args.no_progress, plan_only=args.plan)
@@ -67,10 +72,11 @@ def scale_label(scale: str, max_steps: int | None, eval_epochs: int | None, max_
 
 
 def command_line(experiment: str, scale: str, seeds: list[str], datasets, root: str, download: bool,
-                 max_steps, eval_epochs, max_images) -> str:
+                 max_steps, eval_epochs, max_images, medical=None) -> str:
     """The ``python -m trimix reproduce`` command that makes one experiment's results again."""
     parts = ["python -m trimix reproduce", experiment, "--scale", scale, "--seeds", *seeds]
     parts += ["--dataset", *datasets] if datasets else []
+    parts += ["--medical", *medical] if medical else []
     parts += ["--root", root] if root != "data" else []
     parts += ["--download"] if download else []
     for name, value in (("--max-steps", max_steps), ("--eval-epochs", eval_epochs), ("--max-images", max_images)):
@@ -79,6 +85,7 @@ def command_line(experiment: str, scale: str, seeds: list[str], datasets, root: 
 
 
 def reproduce(experiments: list[str] | str, scale: str = "quick", *, seeds=("1",), datasets: list[str] | None = None,
+              medical: list[str] | None = None,
               root: str = "data", download: bool = False, yes: bool = False, results: str = "results",
               device: str = "auto", max_steps: int | None = None, eval_epochs: int | None = None,
               max_images: int | None = None, progress: bool = True, plan_only: bool = False) -> dict[str, list[str]]:
@@ -103,6 +110,8 @@ def reproduce(experiments: list[str] | str, scale: str = "quick", *, seeds=("1",
     seeds = [str(s) for s in seeds]
     default_seeds, method_seeds = parse_seeds(seeds)
     chosen = get_scale(scale).capped(eval_epochs)
+    if medical:  # e.g. only the MedMNIST sets a machine without internet has
+        chosen = dataclasses.replace(chosen, medical=tuple(medical))
     changes = {"device": device, "root": root, **({"max_steps": max_steps} if max_steps is not None else {})}
     plan = make_plan(records, chosen, seeds=default_seeds, method_seeds=method_seeds, datasets=datasets,
                      results=results, label=scale_label(scale, max_steps, eval_epochs, max_images), changes=changes)
@@ -128,7 +137,7 @@ def reproduce(experiments: list[str] | str, scale: str = "quick", *, seeds=("1",
     written = {}
     for table in plan.tables:
         command = command_line(table.experiment.name, scale, seeds, datasets, root, download, max_steps,
-                               eval_epochs, max_images)
+                               eval_epochs, max_images, medical)
         written[table.experiment.name] = write_outputs(table, chosen, outcome, command, notes)
         print(f"{table.experiment.title}: {table.folder / 'table.md'}")
     return written
