@@ -397,7 +397,7 @@ def test_figure_draws_each_seed_as_a_dot_and_the_paper_as_a_marker():
     paper = SimpleNamespace(value=lambda r, c: {"TriMix": 88.0}.get(r))
     table = SimpleNamespace(columns=[column], rows=[SimpleNamespace(label="TriMix"), SimpleNamespace(label="BYOL")],
                             experiment=SimpleNamespace(paper=paper))
-    cells = {("TriMix", column): Cell(40.0, 2.0, 3, (38.0, 40.0, 42.0)), ("BYOL", column): Cell(30.0, None, 1, (30.0,))}
+    cells = {("TriMix", column): Cell(40.0, 2.0, (38.0, 40.0, 42.0)), ("BYOL", column): Cell(30.0, None, (30.0,))}
     fig = plot_rows(table, cells, label=lambda t, c: " ".join(c), paper_column=lambda t, c: c)
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert sorted(lines["each seed"].get_xdata()) == [30.0, 38.0, 40.0, 42.0]

@@ -32,8 +32,11 @@ Results = dict  # run folder -> RunResult
 class Cell:
     mean: float
     std: float | None  # sample standard deviation over seeds; None for one seed
-    seeds: int
-    values: tuple[float, ...] = ()  # one per seed, for the figure's dots
+    values: tuple[float, ...]  # one per seed
+
+    @property
+    def seeds(self) -> int:
+        return len(self.values)
 
     def show(self, bold: bool = False) -> str:
         text = f"{self.mean:.2f}" + (f" ± {self.std:.2f}" if self.std is not None else "")
@@ -51,7 +54,7 @@ def aggregate(table: Table, results: Results) -> dict[tuple[str, Column], Cell]:
     for entry in table.entries:
         for column, value in entry_scores(entry, results).items():
             values.setdefault((entry.row.label, column), []).append(value)
-    return {key: Cell(statistics.mean(v), statistics.stdev(v) if len(v) > 1 else None, len(v), tuple(v))
+    return {key: Cell(statistics.mean(v), statistics.stdev(v) if len(v) > 1 else None, tuple(v))
             for key, v in values.items()}
 
 
