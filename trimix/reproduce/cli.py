@@ -57,8 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     reproduce(args.experiment, args.scale, seeds=args.seeds, datasets=args.dataset, medical=args.medical,
-              root=args.root,
-              download=args.download, yes=args.yes, results=args.results, device=args.device,
+              root=args.root, download=args.download, yes=args.yes, results=args.results, device=args.device,
               max_steps=args.max_steps, eval_epochs=args.eval_epochs, max_images=args.max_images,
               progress=not args.no_progress, plan_only=args.plan)
     return 0
