@@ -21,13 +21,12 @@ import math
 import os
 import shutil
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from trimix.checkpoint import CHECKPOINT_NAME
+from trimix.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from trimix.config import Config
 from trimix.data import pretrain_split
 from trimix.device import resolve_device
@@ -35,6 +34,8 @@ from trimix.evaluate import score_encoder
 from trimix.protocols import key as protocol_key
 from trimix.provenance import code_version, git_commit
 from trimix.reproduce.paper_tables import METHOD_NAMES
+from trimix.reproduce.report import Cell
+from trimix.reproduce.runner import train_seconds, write_json
 from trimix.reproduce.scales import DataCache, Scale, dataset_label
 from trimix.runs import format_duration, total_steps
 from trimix.train import build_method, method_from_checkpoint, pretrain
@@ -42,6 +43,7 @@ from trimix.train import build_method, method_from_checkpoint, pretrain
 CURVE_METHODS = ("trimix", "barlow_twins", "simclr")
 POINTS = (1, 2, 4, 8)  # multiples of the scale's budget that are scored
 SCORES_NAME = "curve_scores.json"
+RECORD_NAME = "curve_run.json"  # the configuration, training code and commit that made the run
 
 
 @dataclass(frozen=True)
@@ -85,17 +87,17 @@ def _copy_atomic(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def train_run(run: CurveRun, data, progress: bool = True) -> float:
+def train_run(run: CurveRun, data, progress: bool = True) -> int:
     """Train ``run`` stage by stage to ``max(POINTS)`` budgets, keeping a checkpoint at each whole multiple.
-    Returns the seconds spent training now (0 when every snapshot exists)."""
-    started, spent = time.perf_counter(), False
-    for multiple in range(1, max(POINTS) + 1):
-        if run.snapshot(multiple).exists():
-            continue
-        spent = True
+    Returns the number of stages trained now (0 when every snapshot exists)."""
+    missing = [m for m in range(1, max(POINTS) + 1) if not run.snapshot(m).exists()]
+    if missing:
+        write_json(run.folder / RECORD_NAME, {"config": run.config.to_dict(), "training_code": code_version("training"),
+                                              "commit": git_commit()})
+    for multiple in missing:
         pretrain(run.config.replace(max_steps=multiple * run.budget), data=data, resume=True, progress=progress)
         _copy_atomic(run.folder / CHECKPOINT_NAME, run.snapshot(multiple))
-    return time.perf_counter() - started if spent else 0.0
+    return len(missing)
 
 
 def score_run(run: CurveRun, scale: Scale, train, test, device) -> dict[int, float]:
@@ -113,10 +115,7 @@ def score_run(run: CurveRun, scale: Scale, train, test, device) -> dict[int, flo
                 net = method_from_checkpoint(run.snapshot(multiple))[0].net
             knn = score_encoder(net, train, test, ("knn",), scale.knn, device=device)["knn"]
             cache[key] = {"knn": knn, "commit": git_commit()}
-            run.folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(cache, indent=1))
-            os.replace(tmp, path)
+            write_json(path, cache)
         scores[multiple] = cache[key]["knn"]
     return scores
 
@@ -158,11 +157,11 @@ def learning_curve(scale: Scale, data: DataCache, folder: Path, command: str, da
     seconds: dict[str, list[float]] = {}
     for i, run in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {run.folder}", flush=True)
-        took = train_run(run, train, progress)
+        train_run(run, train, progress)
         for multiple, value in score_run(run, scale, labelled, test, device).items():
             scores.setdefault(run.method, {}).setdefault(multiple, []).append(value)
-        record = _record(run, took)
-        seconds.setdefault(run.method, []).append(record["train_seconds"])
+        history = load_checkpoint(run.snapshot(max(POINTS)))["history"]
+        seconds.setdefault(run.method, []).append(train_seconds(history, run.config.batch_size))
     per_epoch = len(train) // base.batch_size
     unit = (f"epochs ({runs[0].budget} steps each)" if runs[0].budget == per_epoch
             else f"multiples of the scale's budget ({runs[0].budget} steps each)")
@@ -173,21 +172,10 @@ def learning_curve(scale: Scale, data: DataCache, folder: Path, command: str, da
     return [str(folder / name) for name in ("curve.md", "curve.csv", "curve.png")]
 
 
-def _record(run: CurveRun, took: float) -> dict:
-    """The run's ``curve_run.json``: its training seconds, summed over the invocations that trained it."""
-    path = run.folder / "curve_run.json"
-    record = json.loads(path.read_text()) if path.exists() else {"train_seconds": 0.0}
-    if took:
-        record = {"train_seconds": round(record["train_seconds"] + took, 1), "config": run.config.to_dict(),
-                  "training_code": code_version("training"), "commit": git_commit()}
-        path.write_text(json.dumps(record, indent=1))
-    return record
-
-
 def _cell(values: list[float]) -> str:
-    mean = statistics.fmean(values)
-    return f"{mean:.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "") + (
-        f" ({', '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else "")
+    """Mean ± sample std, and each seed in brackets when there are several."""
+    cell = Cell(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None, tuple(values))
+    return cell.show() + (f" ({', '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else "")
 
 
 def _write_tables(folder: Path, scores: dict, seconds: dict, unit: str, command: str, scale: Scale,

@@ -74,7 +74,7 @@ def _read(path: Path) -> dict:
         return {}
 
 
-def _write(path: Path, content: dict) -> None:
+def write_json(path: Path, content: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(content, indent=1))
@@ -106,13 +106,13 @@ def execute(run: Run, evaluations: list[Evaluation], data: DataCache, progress: 
     trained, net = 0, None
     if run.pretrained and (missing or record.get("steps") != goal):
         done = record.get("steps", 0)
-        _write(run.folder / RUN_RECORD, {**record, "config": run.config.to_dict(),
+        write_json(run.folder / RUN_RECORD, {**record, "config": run.config.to_dict(),
                                          "training_code": code_version("training"), "commit": git_commit()})
         result = pretrain(run.config, data=train, resume=True, progress=progress and done < goal)
         trained, net = result.steps - done, result.method.net
         record = {**_read(run.folder / RUN_RECORD), "steps": result.steps,
                   "train_seconds": round(train_seconds(result.history, run.config.batch_size), 2)}
-        _write(run.folder / RUN_RECORD, record)
+        write_json(run.folder / RUN_RECORD, record)
     elif missing:
         net = build_method(run.config, train.image_size).net  # the untrained network at its seed
     device = resolve_device(run.config.device)
@@ -121,7 +121,7 @@ def execute(run: Run, evaluations: list[Evaluation], data: DataCache, progress: 
         values = evaluation.score(net, train.image_size, data, device)
         cache[evaluation.key()] = {"values": values, "steps": goal, "seconds": round(time.perf_counter() - start, 2),
                                    "evaluation_code": code_version("evaluation"), "commit": git_commit()}
-        _write(run.folder / SCORES_NAME, cache)
+        write_json(run.folder / SCORES_NAME, cache)
     keys = [e.key() for e in evaluations]
     return RunResult(run, {k: cache[k]["values"] for k in keys}, goal, record.get("train_seconds", 0.0),
                      {k: cache[k]["seconds"] for k in keys}, trained, len(missing), record.get("commit"))
