@@ -5,10 +5,13 @@ import json
 
 import torch
 
+import pytest
+
 import trimix.reproduce.curve as curve
 from trimix.checkpoint import load_checkpoint
 from trimix.reproduce.cli import reproduce
 from trimix.reproduce.curve import POINTS, curve_runs, score_run, train_run
+from trimix.reproduce.runner import StaleRunError
 from trimix.reproduce.scales import SCALES, DataCache
 from trimix.train import pretrain
 
@@ -71,3 +74,11 @@ def test_the_command_writes_a_table_a_csv_and_a_figure(tmp_path):
     record = json.loads((tmp_path / "quick-steps1-images200" / "curve" / "runs" / "shapes" / "simclr-seed0"
                          / "curve_run.json").read_text())
     assert record["config"]["method"] == "simclr" and record["training_code"]
+
+
+def test_checkpoints_of_other_training_code_are_refused(tmp_path, monkeypatch):
+    run, _, train = one_run(tmp_path)
+    train_run(run, train, progress=False)
+    monkeypatch.setattr(curve, "code_version", lambda part: "0.0+other")
+    with pytest.raises(StaleRunError, match="Delete"):
+        train_run(run, train, progress=False)

@@ -35,7 +35,7 @@ from trimix.protocols import key as protocol_key
 from trimix.provenance import code_version, git_commit
 from trimix.reproduce.paper_tables import METHOD_NAMES
 from trimix.reproduce.report import Cell
-from trimix.reproduce.runner import train_seconds, write_json
+from trimix.reproduce.runner import StaleRunError, train_seconds, write_json
 from trimix.reproduce.scales import DataCache, Scale, dataset_label
 from trimix.runs import format_duration, total_steps
 from trimix.train import build_method, method_from_checkpoint, pretrain
@@ -91,6 +91,11 @@ def train_run(run: CurveRun, data, progress: bool = True) -> int:
     """Train ``run`` stage by stage to ``max(POINTS)`` budgets, keeping a checkpoint at each whole multiple.
     Returns the number of stages trained now (0 when every snapshot exists)."""
     missing = [m for m in range(1, max(POINTS) + 1) if not run.snapshot(m).exists()]
+    record = run.folder / RECORD_NAME
+    made_by = json.loads(record.read_text()).get("training_code") if record.exists() else None
+    if made_by not in (None, code_version("training")):  # as the engine's runs: never mix two codes' weights
+        raise StaleRunError(f"{run.folder} holds checkpoints from training code {made_by}, but this checkout's is "
+                            f"{code_version('training')}. Delete {run.folder} to train the curve again.")
     if missing:
         write_json(run.folder / RECORD_NAME, {"config": run.config.to_dict(), "training_code": code_version("training"),
                                               "commit": git_commit()})
