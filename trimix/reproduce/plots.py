@@ -58,7 +58,8 @@ def plot_grid(table, cells: dict, dataset: str, title: str, group: str = "Linear
     dims = sorted({d for pts in points.values() for d, _ in pts})
     ax.set_xscale("log", base=2)
     ax.set_xticks(dims, [str(d) for d in dims])
-    ax.set(xlabel="projector size D", ylabel=f"top-1 accuracy (%), {group.lower()}", title=title)
+    ax.set(xlabel="projector size D", ylabel=f"top-1 accuracy (%), {group.lower()}")
+    ax.set_title(textwrap.fill(title, 60), fontsize=9)  # folder:PATH names are long
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig

@@ -159,7 +159,9 @@ def _orderings(table: Table, cells: dict) -> list[str]:
         a, b = (" > ".join(sorted(d, key=lambda r: -d[r])) for d in (ours, theirs))
         lines.append(f"- {column_label(table, column)}: here {a}; paper {b} ({'the same' if a == b else 'DIFFERENT'})")
     if not lines:
-        return ["No column of this reproduction is on one of the paper's datasets, so no ordering is compared.", ""]
+        why = ("the paper prints this figure without numbers" if paper is None else
+               "no column of this reproduction is on one of the paper's datasets")
+        return [f"No ordering is compared: {why}.", ""]
     return ["## Ordering against the paper's", "", *lines, ""]
 
 
