@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import statistics
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +141,8 @@ def plot_curve(scores: dict[str, dict[int, list[float]]], unit: str, title: str)
         ax.axhline(statistics.fmean(untrained), color="gray", linestyle="--", label="untrained network")
     ax.set_xscale("log", base=2)
     ax.set_xticks(POINTS, [str(m) for m in POINTS])
-    ax.set(xlabel=unit, ylabel="kNN top-1 accuracy (%)", title=title)
+    ax.set(xlabel=unit, ylabel="kNN top-1 accuracy (%)")
+    ax.set_title(textwrap.fill(title, 60), fontsize=9)  # folder:PATH names are long
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
