@@ -85,3 +85,18 @@ def test_a_refused_mount_goes_on_without_drive_and_says_so(fake_colab, tmp_path,
     assert notebook.use_drive(True, mount_point=str(tmp_path / "drive")) == before
     out = capsys.readouterr().out
     assert "was not mounted (ValueError: mount failed)" in out and out.count("\n") == 1
+
+
+def test_a_kit_figure_is_found_from_any_notebook_folder_else_read_from_the_repository(tmp_path):
+    figure = tmp_path / "docs" / "figures" / "f.png"
+    figure.parent.mkdir(parents=True)
+    figure.write_bytes(b"png")
+    student = tmp_path / "notebooks" / "student"
+    student.mkdir(parents=True)
+    assert notebook.kit_figure_source("docs/figures/f.png", student) == str(figure)
+    assert notebook.kit_figure_source("docs/figures/g.png", student) == f"{notebook.REPOSITORY_RAW}/docs/figures/g.png"
+
+
+def test_the_committed_learning_curve_is_found_from_the_notebooks():
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks" / "student"
+    assert Path(notebook.kit_figure_source("docs/figures/curve_small.png", notebooks)).is_file()

@@ -56,3 +56,26 @@ def use_drive(enabled: bool = True, folder: str = DRIVE_FOLDER, mount_point: str
     print(f"Runs and data are kept on Google Drive in {work} (runs/, data/): they outlive this runtime, "
           "and every notebook finds them.")
     return work
+
+
+REPOSITORY_RAW = "https://raw.githubusercontent.com/trimix-kit/trimix/main"  # the kit's files on the web
+
+
+def kit_figure_source(relative: str, start: Path | None = None) -> str:
+    """Where a figure committed with the kit (e.g. ``docs/figures/curve_small.png``) can be read: the file in
+    the checkout that holds ``start`` (default: the working folder), looked for in it and its parents, so
+    that both ``notebooks/`` and ``notebooks/student/`` find it; else its address in the kit's repository
+    (Colab, where the kit was installed with pip and the checkout's ``docs/`` is not on disk)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / relative).is_file():
+            return str(folder / relative)
+    return f"{REPOSITORY_RAW}/{relative}"
+
+
+def show_kit_figure(relative: str):
+    """An ``IPython.display.Image`` of a figure committed with the kit (``kit_figure_source``)."""
+    from IPython.display import Image
+
+    source = kit_figure_source(relative)
+    return Image(url=source) if source.startswith("https://") else Image(filename=source)
