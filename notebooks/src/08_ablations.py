@@ -265,7 +265,7 @@ trimix.notebook.show_kit_figure("docs/figures/curve_small.png")
 # | SimCLR | 28.4 | 43.2 | 46.4 | 49.0 | 51.7 | 82.2 |
 #
 # - The order after one epoch (SimCLR > TriMix > Barlow Twins) holds at every point up to eight, and each
-#   method gains 3-4 points per doubling of the epochs without levelling off.
+#   method gains 2.1 to 4.3 points per doubling of the epochs without levelling off.
 # - TriMix stays ahead of Barlow Twins by about half a point to one point, as on each of Table I's three
 #   seeds at one epoch.
 # - The paper, after 200 epochs of the full-width network, has TriMix 4 points **above** SimCLR. SimCLR's
