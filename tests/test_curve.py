@@ -82,3 +82,9 @@ def test_checkpoints_of_other_training_code_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(curve, "code_version", lambda part: "0.0+other")
     with pytest.raises(StaleRunError, match="Delete"):
         train_run(run, train, progress=False)
+
+
+def test_the_paper_scale_curve_on_a_cpu_refuses_without_yes(tmp_path):
+    with pytest.raises(ValueError, match="--yes"):
+        reproduce("curve", "paper", results=str(tmp_path), device="cpu")
+    assert not (tmp_path / "paper").exists()  # nothing trained, nothing written

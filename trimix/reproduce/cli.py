@@ -120,7 +120,11 @@ def reproduce(experiments: list[str] | str, scale: str = "quick", *, seeds=("1",
     data = DataCache(root, download, max_images)
     written = {}
     if "curve" in names and not plan_only:
-        from trimix.reproduce.curve import CURVE_METHODS, learning_curve
+        from trimix.reproduce.curve import CURVE_METHODS, POINTS, learning_curve
+
+        if scale == "paper" and on.type != "cuda" and not yes:  # as the tables' paper scale: ask first
+            raise ValueError(f"not started: the paper-scale curve trains each method {max(POINTS)} x the paper's "
+                             "200 epochs, a GPU's job; pass --yes to run it on this CPU anyway")
 
         command = command_line("curve", scale, seeds, datasets, root, download, max_steps, eval_epochs, max_images)
         curve_seeds = {m: method_seeds.get(m, default_seeds) for m in CURVE_METHODS}
